@@ -1,0 +1,1 @@
+"""Organizations, their users and API keys: who is calling, and on whose behalf."""

@@ -1,0 +1,132 @@
+"""Creating organizations and keys, and finding the organization behind a key."""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from app import identifiers
+from app.clock import utc_now
+from app.db.database import Database
+from app.namespaces.service import create_default_namespace
+
+DEFAULT_ORGANIZATION = "default"
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller behind an API key: one user of one organization (CONTRACT.md D7)."""
+
+    internal_id: str
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    internal_id: str
+    name: str
+    user_id: str
+
+
+def hash_key(key: str) -> str:
+    """Keys are 32 random bytes, so a plain SHA-256 is as good as a slow hash for storing them."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def find_principal(db: Database, key: str) -> Principal | None:
+    """The principal of a live key, or None for an unknown or revoked one."""
+    presented = hash_key(key)
+    row = db.one(
+        "SELECT key_hash, internal_id, user_id FROM api_keys"
+        " WHERE key_hash = ? AND revoked_at IS NULL",
+        (presented,),
+    )
+    # The lookup finds the row by hash; comparing in constant time as well means no timing
+    # difference can tell a caller how much of a guessed hash matched.
+    if row is None or not hmac.compare_digest(row["key_hash"], presented):
+        return None
+    return Principal(internal_id=row["internal_id"], user_id=row["user_id"])
+
+
+def find_organization(db: Database, name: str) -> Organization | None:
+    row = db.one(
+        "SELECT o.internal_id, o.name, u.user_id FROM organizations o"
+        " JOIN users u ON u.internal_id = o.internal_id WHERE o.name = ?"
+        " ORDER BY u.created_at LIMIT 1",
+        (name,),
+    )
+    if row is None:
+        return None
+    return Organization(internal_id=row["internal_id"], name=row["name"], user_id=row["user_id"])
+
+
+def first_organization(db: Database) -> Organization | None:
+    name = db.scalar("SELECT name FROM organizations ORDER BY created_at LIMIT 1")
+    return None if name is None else find_organization(db, name)
+
+
+def create_organization(db: Database, *, name: str) -> Organization:
+    """A new organization with one user and a namespace named ``default``."""
+    now = utc_now()
+    org = Organization(
+        internal_id=identifiers.new_id(identifiers.ORGANIZATION),
+        name=name,
+        user_id=identifiers.new_id(identifiers.USER),
+    )
+    with db.transaction():
+        db.insert(
+            "organizations", {"internal_id": org.internal_id, "name": name, "created_at": now}
+        )
+        db.insert(
+            "users",
+            {
+                "user_id": org.user_id,
+                "internal_id": org.internal_id,
+                "email": f"{name}@mixpeek-mock.local",
+                "created_at": now,
+            },
+        )
+        create_default_namespace(db, internal_id=org.internal_id, name=DEFAULT_NAMESPACE)
+    return org
+
+
+def add_key(db: Database, org: Organization, key: str) -> bool:
+    """Make ``key`` a live key of ``org``; False when it already was one (nothing changed)."""
+    key_hash = hash_key(key)
+    with db.transaction():
+        row = db.one("SELECT internal_id, revoked_at FROM api_keys WHERE key_hash = ?", (key_hash,))
+        if row is not None:
+            if row["internal_id"] != org.internal_id:
+                raise ValueError("that key already belongs to another organization")
+            if row["revoked_at"] is None:
+                return False
+            db.update("api_keys", "key_hash", key_hash, {"revoked_at": None})
+            return True
+        db.insert(
+            "api_keys",
+            {
+                "key_hash": key_hash,
+                "key_prefix": key[:8],
+                "user_id": org.user_id,
+                "internal_id": org.internal_id,
+                "created_at": utc_now(),
+            },
+        )
+    return True
+
+
+def create_key(db: Database, org: Organization) -> str:
+    """A new random key for ``org``. The plaintext exists only in the return value."""
+    key = identifiers.new_api_key()
+    add_key(db, org, key)
+    return key
+
+
+def revoke_key(db: Database, key: str) -> bool:
+    """Revoke a key; False when no live key matches."""
+    with db.transaction():
+        changed = db.execute(
+            "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
+            (utc_now().strftime("%Y-%m-%d %H:%M:%S.%f"), hash_key(key)),
+        )
+    return changed == 1

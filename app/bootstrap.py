@@ -1,0 +1,39 @@
+"""Getting a database ready to serve: migrations, the first organization, the configured key."""
+
+from dataclasses import dataclass
+
+from app.accounts import service as accounts
+from app.db.database import Database
+from app.db.migrate import upgrade_to_head
+from app.settings import Settings
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """What ``prepare_database`` did, for the command line to report."""
+
+    organization: accounts.Organization
+    created_organization: bool
+    # A key generated now: shown once, then never again (D17). None when none was generated.
+    generated_key: str | None
+
+
+def prepare_database(database: Database, settings: Settings) -> Bootstrap:
+    """Migrate to head; on an empty database create the first organization and a key.
+
+    ``MIXPEEK_MOCK_API_KEY`` makes that exact key a live key of the first organization,
+    idempotently, every time; then no key is generated.
+    """
+    upgrade_to_head(database.conn, settings.database_url)
+    organization = accounts.first_organization(database)
+    created = organization is None
+    if organization is None:
+        organization = accounts.create_organization(database, name=accounts.DEFAULT_ORGANIZATION)
+    generated_key = None
+    if settings.api_key:
+        accounts.add_key(database, organization, settings.api_key)
+    elif created:
+        generated_key = accounts.create_key(database, organization)
+    return Bootstrap(
+        organization=organization, created_organization=created, generated_key=generated_key
+    )

@@ -1,0 +1,1 @@
+"""Buckets: named stores of objects inside a namespace, the targets of syncs."""

@@ -1,0 +1,97 @@
+"""Bucket routes: Bearer + namespace (D8); ``{bucket_identifier}`` is an id or a name (D10)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+
+from app.buckets import service
+from app.buckets.schemas import (
+    BucketCreateRequest,
+    BucketDeletedResponse,
+    BucketResponse,
+    ListBucketsRequest,
+    ListBucketsResponse,
+    bucket_from_row,
+)
+from app.dependencies import CurrentNamespace, DatabaseDep
+from app.pagination import Page, PageDep
+from app.responses import ModelResponse
+
+router = APIRouter(prefix="/v1/buckets", tags=["Buckets"])
+
+BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or name.")]
+
+
+@router.post("", response_model=BucketResponse, summary="Create Bucket")
+async def create_bucket(
+    request: BucketCreateRequest, database: DatabaseDep, namespace: CurrentNamespace
+) -> ModelResponse:
+    row = service.create_bucket(
+        database, namespace=namespace, fields=request.model_dump(mode="json", exclude_none=True)
+    )
+    return ModelResponse(bucket_from_row(row))
+
+
+async def _list(
+    database: DatabaseDep, namespace: CurrentNamespace, page: Page, request: ListBucketsRequest
+) -> ModelResponse:
+    rows, total = service.list_buckets(
+        database,
+        namespace_id=namespace["namespace_id"],
+        page=page,
+        search=request.search,
+        case_sensitive=request.case_sensitive,
+    )
+    return ModelResponse(
+        ListBucketsResponse(
+            results=[bucket_from_row(row) for row in rows],
+            pagination=page.describe(total, "/v1/buckets"),
+            total_count=total,
+        )
+    )
+
+
+@router.get("", response_model=ListBucketsResponse, summary="List Buckets")
+async def list_buckets_get(
+    database: DatabaseDep, namespace: CurrentNamespace, page: PageDep
+) -> ModelResponse:
+    return await _list(database, namespace, page, ListBucketsRequest())
+
+
+@router.post("/list", response_model=ListBucketsResponse, summary="List Buckets")
+async def list_buckets(
+    database: DatabaseDep,
+    namespace: CurrentNamespace,
+    page: PageDep,
+    request: Annotated[ListBucketsRequest | None, Body()] = None,
+) -> ModelResponse:
+    request = request or ListBucketsRequest()
+    # The reference API takes limit/offset in the body too; there they win over the query.
+    if request.limit is not None or request.offset is not None:
+        page = Page(
+            offset=page.offset if request.offset is None else request.offset,
+            limit=page.limit if request.limit is None else request.limit,
+        )
+    return await _list(database, namespace, page, request)
+
+
+@router.get("/{bucket_identifier}", response_model=BucketResponse, summary="Get Bucket")
+async def get_bucket(
+    bucket_identifier: BucketIdentifier, database: DatabaseDep, namespace: CurrentNamespace
+) -> ModelResponse:
+    row = service.resolve_bucket(
+        database, namespace_id=namespace["namespace_id"], identifier=bucket_identifier
+    )
+    return ModelResponse(bucket_from_row(row))
+
+
+@router.delete(
+    "/{bucket_identifier}", response_model=BucketDeletedResponse, summary="Delete Bucket"
+)
+async def delete_bucket(
+    bucket_identifier: BucketIdentifier, database: DatabaseDep, namespace: CurrentNamespace
+) -> ModelResponse:
+    bucket_id = service.delete_bucket(
+        database, namespace_id=namespace["namespace_id"], identifier=bucket_identifier
+    )
+    return ModelResponse(BucketDeletedResponse(bucket_id=bucket_id))

@@ -1,0 +1,143 @@
+"""Wire models of buckets (reference BucketCreateRequest / BucketResponse, D15)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, StrictBool, StrictStr
+
+from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel, TaskStatusEnum
+
+BucketName = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+
+
+class BucketSchemaFieldType(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    INTEGER = "integer"
+    FLOAT = "float"
+    BOOLEAN = "boolean"
+    OBJECT = "object"
+    ARRAY = "array"
+    DATE = "date"
+    DATETIME = "datetime"
+    JSON = "json"
+    FILE = "file"
+    TEXT = "text"
+    IMAGE = "image"
+    AUDIO = "audio"
+    VIDEO = "video"
+    PDF = "pdf"
+    DOCUMENT = "document"
+    SPREADSHEET = "spreadsheet"
+    PRESENTATION = "presentation"
+    DENSE_VECTOR = "dense_vector"
+    SPARSE_VECTOR = "sparse_vector"
+    INT8_VECTOR = "int8_vector"
+    AUTOMATIC = "automatic"
+    EXCEL = "excel"  # the newer API's
+
+
+class BucketSchemaField(RequestModel):
+    """One field of a bucket schema; settings beyond the known ones are kept as given."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: BucketSchemaFieldType
+    required: StrictBool | None = False
+    description: StrictStr | None = None
+    default: Any = None
+    enum: list[Any] | None = None
+    examples: list[Any] | None = None
+    items: "BucketSchemaField | None" = None
+    properties: "dict[str, BucketSchemaField] | None" = None
+
+
+class BucketSchema(RequestModel):
+    model_config = ConfigDict(extra="allow")
+
+    properties: dict[str, BucketSchemaField]
+
+
+class UniqueKeyConfig(RequestModel):
+    fields: Annotated[list[StrictStr], Field(min_length=1)]
+    default_policy: Literal["insert", "update", "upsert"] | None = None
+
+
+class BucketOptions(RequestModel):
+    """The newer API's optional bucket settings: accepted, stored as given, echoed back."""
+
+    storage_class: Literal["standard", "nearline", "coldline", "archive"] | None = None
+    destination: JsonObject | None = None
+    ingest_filter: JsonObject | None = None
+    source_adapter: JsonObject | None = None
+
+
+BUCKET_OPTIONS = tuple(BucketOptions.model_fields)
+
+
+class BucketCreateRequest(BucketOptions):
+    bucket_name: BucketName
+    description: Annotated[str, Field(strict=True, max_length=1000)] | None = None
+    bucket_schema: BucketSchema
+    unique_key: UniqueKeyConfig | None = None
+    metadata: JsonObject | None = None
+
+
+class ListBucketsRequest(RequestModel):
+    search: StrictStr | None = None
+    case_sensitive: StrictBool = False
+    filters: JsonObject | None = None
+    sort: JsonObject | None = None
+    limit: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
+    offset: Annotated[int, Field(strict=True, ge=0, le=10000)] | None = None
+
+
+class BucketResponse(ResponseModel):
+    object: str = "bucket"
+    bucket_id: str
+    bucket_name: str
+    namespace_id: str
+    description: str | None
+    bucket_schema: dict[str, Any] | None
+    unique_key: dict[str, Any] | None
+    metadata: dict[str, Any]
+    status: TaskStatusEnum = TaskStatusEnum.ACTIVE
+    is_locked: bool = False
+    object_count: int = 0
+    failed_object_count: int = 0
+    total_size_bytes: int = 0
+    created_at: datetime
+    updated_at: datetime
+    last_upload_at: datetime | None = None
+    storage_class: str | None = None
+    destination: dict[str, Any] | None = None
+    ingest_filter: dict[str, Any] | None = None
+    source_adapter: dict[str, Any] | None = None
+
+
+class ListBucketsResponse(ResponseModel):
+    results: list[BucketResponse]
+    pagination: Pagination
+    total_count: int
+
+
+class BucketDeletedResponse(ResponseModel):
+    success: bool = True
+    bucket_id: str
+
+
+def bucket_from_row(row: Any) -> BucketResponse:
+    return BucketResponse(
+        **row["options"],
+        bucket_id=row["bucket_id"],
+        bucket_name=row["bucket_name"],
+        namespace_id=row["namespace_id"],
+        description=row["description"],
+        bucket_schema=row["bucket_schema"],
+        unique_key=row["unique_key"],
+        metadata=row["metadata"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )

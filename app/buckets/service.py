@@ -1,0 +1,82 @@
+"""Bucket rules: unique names per namespace, lookup by id or name, cascade on delete."""
+
+import sqlite3
+from typing import Any
+
+from app import identifiers
+from app.buckets.schemas import BUCKET_OPTIONS
+from app.clock import utc_now
+from app.db.database import Database, Row
+from app.errors import AlreadyExistsError, NotFoundError
+from app.pagination import Page, fetch_page, name_contains
+from app.schemas import TaskStatusEnum
+
+
+def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
+    """The namespace's bucket with this id or name; 404 otherwise, also when it lives in
+    another namespace (D9)."""
+    row = db.one(
+        "SELECT * FROM buckets WHERE namespace_id = ? AND (bucket_id = ? OR bucket_name = ?)"
+        " ORDER BY bucket_id = ? DESC LIMIT 1",
+        (namespace_id, identifier, identifier, identifier),
+    )
+    if row is None:
+        raise NotFoundError(f"Bucket {identifier!r} not found.")
+    return row
+
+
+def create_bucket(db: Database, *, namespace: Row, fields: dict[str, Any]) -> Row:
+    now = utc_now()
+    bucket_id = identifiers.new_id(identifiers.BUCKET)
+    try:
+        with db.transaction():
+            db.insert(
+                "buckets",
+                {
+                    "bucket_id": bucket_id,
+                    "namespace_id": namespace["namespace_id"],
+                    "internal_id": namespace["internal_id"],
+                    "bucket_name": fields["bucket_name"],
+                    "description": fields.get("description"),
+                    "bucket_schema": fields["bucket_schema"],
+                    "unique_key": fields.get("unique_key"),
+                    "metadata": fields.get("metadata") or {},
+                    "status": TaskStatusEnum.ACTIVE,
+                    "options": {name: fields[name] for name in BUCKET_OPTIONS if name in fields},
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+    except sqlite3.IntegrityError:
+        raise AlreadyExistsError(
+            f"A bucket named {fields['bucket_name']!r} already exists in this namespace."
+        ) from None
+    return resolve_bucket(db, namespace_id=namespace["namespace_id"], identifier=bucket_id)
+
+
+def list_buckets(
+    db: Database, *, namespace_id: str, page: Page, search: str | None, case_sensitive: bool
+) -> tuple[list[Row], int]:
+    where = "namespace_id = ?"
+    params: list[Any] = [namespace_id]
+    if search:
+        clause, clause_params = name_contains("bucket_name", search, case_sensitive=case_sensitive)
+        where += " AND " + clause
+        params += clause_params
+    return fetch_page(
+        db,
+        table="buckets",
+        where=where,
+        params=params,
+        order_by="created_at DESC, bucket_id",
+        page=page,
+    )
+
+
+def delete_bucket(db: Database, *, namespace_id: str, identifier: str) -> str:
+    """Delete a bucket and its syncs; the deleted id."""
+    with db.transaction():
+        row = resolve_bucket(db, namespace_id=namespace_id, identifier=identifier)
+        db.execute("DELETE FROM buckets WHERE bucket_id = ?", (row["bucket_id"],))
+    bucket_id: str = row["bucket_id"]
+    return bucket_id

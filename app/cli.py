@@ -1,0 +1,146 @@
+"""The ``mixpeek-mock`` command: serve the API, and manage keys.
+
+mixpeek-mock serve [--host H] [--port P] [--database-url URL] [--access-log]
+mixpeek-mock keys create [--organization NAME]
+mixpeek-mock keys revoke KEY
+"""
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from app.accounts import service as accounts
+from app.bootstrap import Bootstrap, prepare_database
+from app.db.database import Database, DatabaseUrlError
+from app.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {
+        name: value
+        for name, value in (
+            ("database_url", args.database_url),
+            ("host", getattr(args, "host", None)),
+            ("port", getattr(args, "port", None)),
+        )
+        if value is not None
+    }
+    settings = Settings()
+    return settings.model_copy(update=overrides)
+
+
+def _print_welcome(result: Bootstrap, settings: Settings) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    key = result.generated_key or "$MIXPEEK_MOCK_API_KEY"
+    print(f"mixpeek-mock: created organization {result.organization.name!r}")
+    if result.generated_key:
+        print(f"  API key (shown once, keep it): {result.generated_key}")
+    print("  namespace: default")
+    print(
+        f"  try: curl -H 'Authorization: Bearer {key}' -H 'X-Namespace: default' {base}/v1/buckets"
+    )
+    sys.stdout.flush()
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = Database.open(settings.database_url)
+    try:
+        result = prepare_database(database, settings)
+    finally:
+        database.close()
+    if result.created_organization:
+        _print_welcome(result, settings)
+
+    import uvicorn
+
+    from app.main import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=args.access_log or settings.access_log,
+        server_header=False,
+    )
+    return 0
+
+
+def create_key(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings.model_copy(update={"api_key": None}))
+        name = args.organization or accounts.DEFAULT_ORGANIZATION
+        organization = accounts.find_organization(database, name)
+        if organization is None:
+            organization = accounts.create_organization(database, name=name)
+        print(accounts.create_key(database, organization))
+    finally:
+        database.close()
+    return 0
+
+
+def revoke_key(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings.model_copy(update={"api_key": None}))
+        if not accounts.revoke_key(database, args.key):
+            print("mixpeek-mock: no live key matches", file=sys.stderr)
+            return 1
+    finally:
+        database.close()
+    print("revoked", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mixpeek-mock",
+        description="A self-hosted reference server for Mixpeek's bucket-sync API.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def database_option(command: argparse.ArgumentParser) -> None:
+        command.add_argument(
+            "--database-url",
+            help="sqlite:///PATH (default: $MIXPEEK_MOCK_DATABASE_URL or ./mixpeek-mock.db)",
+        )
+
+    serve_parser = commands.add_parser("serve", help="run the API server")
+    serve_parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve_parser.add_argument("--port", type=int, help="port to listen on (default $PORT or 8000)")
+    serve_parser.add_argument("--access-log", action="store_true", help="log every request")
+    database_option(serve_parser)
+    serve_parser.set_defaults(handler=serve)
+
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="print one new API key")
+    create.add_argument(
+        "--organization", help="organization name; created, with a 'default' namespace, if new"
+    )
+    database_option(create)
+    create.set_defaults(handler=create_key)
+    revoke = keys.add_parser("revoke", help="revoke an API key at once")
+    revoke.add_argument("key")
+    database_option(revoke)
+    revoke.set_defaults(handler=revoke_key)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except DatabaseUrlError as exc:
+        print(f"mixpeek-mock: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

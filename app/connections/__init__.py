@@ -1,0 +1,1 @@
+"""Storage connections: an organization's credentials for reaching external storage."""

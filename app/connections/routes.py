@@ -1,0 +1,118 @@
+"""Storage connection routes: organization-scoped, Bearer only (D8); credentials never return."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Path
+from starlette.concurrency import run_in_threadpool
+
+from app.connections import service
+from app.connections.probe import probe_connection
+from app.connections.schemas import (
+    ListStorageConnectionsRequest,
+    StorageConnectionCreateRequest,
+    StorageConnectionDeletedResponse,
+    StorageConnectionListResponse,
+    StorageConnectionModel,
+)
+from app.dependencies import CurrentPrincipal, DatabaseDep
+from app.errors import BadRequestError
+from app.pagination import Page, PageDep
+from app.responses import ModelResponse
+
+router = APIRouter(prefix="/v1/organizations/connections", tags=["Storage Connections"])
+
+ConnectionIdentifier = Annotated[str, Path(description="The connection's id (conn_...) or name.")]
+
+
+@router.post("", response_model=StorageConnectionModel, summary="Create Storage Connection")
+async def create_connection(
+    request: StorageConnectionCreateRequest, database: DatabaseDep, principal: CurrentPrincipal
+) -> ModelResponse:
+    config = service.validate_config(request.provider_type, request.provider_config)
+    if request.test_before_save:
+        # Off the event loop: the probe waits on the network, and no transaction is open.
+        reason = await run_in_threadpool(probe_connection, request.provider_type, config)
+        if reason is not None:
+            raise BadRequestError(
+                f"Connection test failed: {reason}", code="connection_test_failed"
+            )
+    fields = request.model_dump(mode="json", exclude={"test_before_save"})
+    fields["provider_config"] = config
+    row = service.create_connection(
+        database, internal_id=principal.internal_id, user_id=principal.user_id, fields=fields
+    )
+    return ModelResponse(service.connection_from_row(row))
+
+
+async def _list(
+    database: DatabaseDep,
+    principal: CurrentPrincipal,
+    page: Page,
+    request: ListStorageConnectionsRequest,
+) -> ModelResponse:
+    rows, total = service.list_connections(
+        database,
+        internal_id=principal.internal_id,
+        page=page,
+        provider_type=request.provider_type,
+        status=request.status,
+        is_active=request.is_active,
+    )
+    return ModelResponse(
+        StorageConnectionListResponse(
+            results=[service.connection_from_row(row) for row in rows],
+            pagination=page.describe(total, "/v1/organizations/connections"),
+            total=total,
+        )
+    )
+
+
+@router.get("", response_model=StorageConnectionListResponse, summary="List Storage Connections")
+async def list_connections_get(
+    database: DatabaseDep, principal: CurrentPrincipal, page: PageDep
+) -> ModelResponse:
+    return await _list(database, principal, page, ListStorageConnectionsRequest())
+
+
+@router.post(
+    "/list", response_model=StorageConnectionListResponse, summary="List Storage Connections"
+)
+async def list_connections(
+    database: DatabaseDep,
+    principal: CurrentPrincipal,
+    page: PageDep,
+    request: Annotated[ListStorageConnectionsRequest | None, Body()] = None,
+) -> ModelResponse:
+    return await _list(database, principal, page, request or ListStorageConnectionsRequest())
+
+
+@router.get(
+    "/{connection_identifier}",
+    response_model=StorageConnectionModel,
+    summary="Get Storage Connection",
+)
+async def get_connection(
+    connection_identifier: ConnectionIdentifier,
+    database: DatabaseDep,
+    principal: CurrentPrincipal,
+) -> ModelResponse:
+    row = service.resolve_connection(
+        database, internal_id=principal.internal_id, identifier=connection_identifier
+    )
+    return ModelResponse(service.connection_from_row(row))
+
+
+@router.delete(
+    "/{connection_identifier}",
+    response_model=StorageConnectionDeletedResponse,
+    summary="Delete Storage Connection",
+)
+async def delete_connection(
+    connection_identifier: ConnectionIdentifier,
+    database: DatabaseDep,
+    principal: CurrentPrincipal,
+) -> ModelResponse:
+    connection_id = service.delete_connection(
+        database, internal_id=principal.internal_id, identifier=connection_identifier
+    )
+    return ModelResponse(StorageConnectionDeletedResponse(connection_id=connection_id))

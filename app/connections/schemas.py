@@ -1,0 +1,146 @@
+"""Wire models of storage connections (reference StorageConnection*, D14, D15)."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StrictBool, StrictStr
+
+from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel, TaskStatusEnum
+
+ConnectionName = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+
+
+class StorageProvider(StrEnum):
+    """The vendor's provider types (the newer API's list, a superset of the 0.81 one)."""
+
+    GOOGLE_DRIVE = "google_drive"
+    S3 = "s3"
+    SNOWFLAKE = "snowflake"
+    SHAREPOINT = "sharepoint"
+    TIGRIS = "tigris"
+    POSTGRESQL = "postgresql"
+    INSTAGRAM = "instagram"
+    TIKTOK = "tiktok"
+    RSS = "rss"
+    HTTP_API = "http_api"
+    BOX = "box"
+    BRIGHTDATA = "brightdata"
+    BACKBLAZE = "backblaze"
+    MUX = "mux"
+    EMAIL = "email"
+    SUPABASE = "supabase"
+    ICONIK = "iconik"
+    GCS = "gcs"
+    AZURE_BLOB = "azure_blob"
+    RTSP = "rtsp"
+
+
+NonEmpty = Annotated[str, Field(strict=True, min_length=1)]
+
+
+class S3AccessKeyCredentials(RequestModel):
+    # Looser than 0.81's 16/40-character minimums, so that MinIO's "minioadmin" works (D15).
+    type: Literal["access_key"] = "access_key"
+    access_key_id: Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+    secret_access_key: NonEmpty
+    session_token: StrictStr | None = None
+
+
+class S3RoleCredentials(RequestModel):
+    type: Literal["iam_role"] = "iam_role"
+    role_arn: Annotated[str, Field(strict=True, pattern=r"^arn:aws:iam::\d{12}:role/[\w+=,.@-]+$")]
+    external_id: Annotated[str, Field(strict=True, min_length=8, max_length=128)]
+
+
+class S3Config(RequestModel):
+    """S3 and S3-compatible stores: ``endpoint_url`` points at MinIO or another emulator."""
+
+    provider_type: Literal["s3"] = "s3"
+    credentials: Annotated[S3AccessKeyCredentials | S3RoleCredentials, Field(discriminator="type")]
+    region: StrictStr = "us-east-1"
+    endpoint_url: StrictStr | None = None
+    use_ssl: StrictBool = True
+    verify_ssl: StrictBool = True
+
+
+class GoogleDriveServiceAccountCredentials(RequestModel):
+    type: Literal["service_account"] = "service_account"
+    project_id: StrictStr
+    private_key_id: StrictStr
+    private_key: StrictStr
+    client_email: StrictStr
+    client_id: StrictStr
+
+
+class GoogleDriveOAuthCredentials(RequestModel):
+    type: Literal["oauth"] = "oauth"
+    client_id: StrictStr
+    client_secret: StrictStr
+    refresh_token: StrictStr
+
+
+class GoogleDriveConfig(RequestModel):
+    provider_type: Literal["google_drive"] = "google_drive"
+    credentials: Annotated[
+        GoogleDriveServiceAccountCredentials | GoogleDriveOAuthCredentials,
+        Field(discriminator="type"),
+    ]
+    shared_drive_id: StrictStr | None = None
+    impersonate_user: StrictStr | None = None
+
+
+# Providers whose configuration is checked field by field; the others are stored as given.
+CONFIG_MODELS: dict[StorageProvider, type[RequestModel]] = {
+    StorageProvider.S3: S3Config,
+    StorageProvider.GOOGLE_DRIVE: GoogleDriveConfig,
+}
+
+
+class StorageConnectionCreateRequest(RequestModel):
+    name: ConnectionName
+    provider_type: StorageProvider
+    provider_config: JsonObject
+    description: Annotated[str, Field(strict=True, max_length=500)] | None = None
+    metadata: JsonObject | None = None
+    write_enabled: StrictBool = False
+    test_before_save: StrictBool = True
+
+
+class ListStorageConnectionsRequest(RequestModel):
+    provider_type: StorageProvider | None = None
+    status: TaskStatusEnum | None = None
+    is_active: StrictBool | None = None
+
+
+class StorageConnectionModel(ResponseModel):
+    connection_id: str
+    internal_id: str
+    name: str
+    description: str | None
+    provider_type: StorageProvider
+    # Credentials are reduced to their ``type`` (D14).
+    provider_config: dict[str, Any]
+    write_enabled: bool = False
+    status: TaskStatusEnum = TaskStatusEnum.ACTIVE
+    is_active: bool = True
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    last_used_at: datetime | None = None
+    created_by_user_id: str
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StorageConnectionListResponse(ResponseModel):
+    results: list[StorageConnectionModel]
+    pagination: Pagination
+    total: Annotated[int, Field(ge=0)]
+
+
+class StorageConnectionDeletedResponse(ResponseModel):
+    """The reference types this answer as a map of strings."""
+
+    connection_id: str
+    status: str = "deleted"

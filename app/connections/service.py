@@ -1,0 +1,163 @@
+"""Storage connection rules: organization scope, credential redaction, delete protection."""
+
+import re
+import sqlite3
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from app import identifiers
+from app.clock import utc_now
+from app.db.database import Database, Row
+from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
+from app.pagination import Page, fetch_page
+from app.schemas import TaskStatusEnum
+
+from .schemas import CONFIG_MODELS, StorageConnectionModel, StorageProvider
+
+# In providers' free-form configurations, keys that look like secrets are never returned.
+_SECRET_KEY = re.compile(r"password|secret|token|private_key|api_key|credential", re.IGNORECASE)
+
+
+def redact(config: dict[str, Any]) -> dict[str, Any]:
+    """The configuration as it may be shown: ``credentials`` reduced to its ``type`` (D14)."""
+    shown: dict[str, Any] = {}
+    for key, value in config.items():
+        if key == "credentials":
+            kind = value.get("type") if isinstance(value, dict) else None
+            shown[key] = {"type": kind}
+        elif _SECRET_KEY.search(key):
+            continue
+        elif isinstance(value, dict):
+            shown[key] = redact(value)
+        else:
+            shown[key] = value
+    return shown
+
+
+def validate_config(provider_type: StorageProvider, config: dict[str, Any]) -> dict[str, Any]:
+    """Check a known provider's configuration and fill its defaults; 422 naming the field."""
+    model = CONFIG_MODELS.get(provider_type)
+    if model is None:
+        return config
+    try:
+        return model.model_validate(config).model_dump(mode="json")
+    except PydanticValidationError as exc:
+        errors = [
+            {**error, "loc": ("body", "provider_config", *error["loc"])} for error in exc.errors()
+        ]
+        raise validation_error(errors) from None
+
+
+def connection_from_row(row: Row) -> StorageConnectionModel:
+    return StorageConnectionModel(
+        connection_id=row["connection_id"],
+        internal_id=row["internal_id"],
+        name=row["name"],
+        description=row["description"],
+        provider_type=row["provider_type"],
+        provider_config=redact(row["provider_config"]),
+        write_enabled=row["write_enabled"],
+        status=row["status"],
+        is_active=row["is_active"],
+        consecutive_failures=row["consecutive_failures"],
+        last_error=row["last_error"],
+        last_used_at=row["last_used_at"],
+        created_by_user_id=row["created_by_user_id"],
+        metadata=row["metadata"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def resolve_connection(db: Database, *, internal_id: str, identifier: str) -> Row:
+    """The organization's connection with this id or name; 404 otherwise (D9)."""
+    row = db.one(
+        "SELECT * FROM storage_connections"
+        " WHERE internal_id = ? AND (connection_id = ? OR name = ?)"
+        " ORDER BY connection_id = ? DESC LIMIT 1",
+        (internal_id, identifier, identifier, identifier),
+    )
+    if row is None:
+        raise NotFoundError(f"Storage connection {identifier!r} not found.")
+    return row
+
+
+def create_connection(
+    db: Database, *, internal_id: str, user_id: str, fields: dict[str, Any]
+) -> Row:
+    """Store a connection whose configuration has been validated (and probed, if asked)."""
+    now = utc_now()
+    connection_id = identifiers.new_id(identifiers.CONNECTION)
+    try:
+        with db.transaction():
+            db.insert(
+                "storage_connections",
+                {
+                    "connection_id": connection_id,
+                    "internal_id": internal_id,
+                    "name": fields["name"],
+                    "description": fields.get("description"),
+                    "provider_type": fields["provider_type"],
+                    "provider_config": fields["provider_config"],
+                    "metadata": fields.get("metadata") or {},
+                    "write_enabled": fields.get("write_enabled", False),
+                    "status": TaskStatusEnum.ACTIVE,
+                    "is_active": True,
+                    "consecutive_failures": 0,
+                    "created_by_user_id": user_id,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+    except sqlite3.IntegrityError:
+        raise AlreadyExistsError(
+            f"A storage connection named {fields['name']!r} already exists."
+        ) from None
+    return resolve_connection(db, internal_id=internal_id, identifier=connection_id)
+
+
+def list_connections(
+    db: Database,
+    *,
+    internal_id: str,
+    page: Page,
+    provider_type: str | None,
+    status: str | None,
+    is_active: bool | None,
+) -> tuple[list[Row], int]:
+    where = "internal_id = ?"
+    params: list[Any] = [internal_id]
+    for column, value in (
+        ("provider_type", provider_type),
+        ("status", status),
+        ("is_active", is_active),
+    ):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return fetch_page(
+        db,
+        table="storage_connections",
+        where=where,
+        params=params,
+        order_by="created_at DESC, connection_id",
+        page=page,
+    )
+
+
+def delete_connection(db: Database, *, internal_id: str, identifier: str) -> str:
+    """Delete a connection no sync uses; the deleted id. A used one is a 400 naming the count."""
+    with db.transaction():
+        row = resolve_connection(db, internal_id=internal_id, identifier=identifier)
+        connection_id: str = row["connection_id"]
+        in_use: int = db.scalar(
+            "SELECT COUNT(*) FROM sync_configurations WHERE connection_id = ?", (connection_id,)
+        )
+        if in_use:
+            raise BadRequestError(
+                f"Storage connection {identifier!r} is used by {in_use} sync configuration(s);"
+                " delete them first."
+            )
+        db.execute("DELETE FROM storage_connections WHERE connection_id = ?", (connection_id,))
+    return connection_id

@@ -1,0 +1,1 @@
+"""Persistence: the schema (``tables``), the connection (``database``), ``migrate``."""

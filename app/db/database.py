@@ -1,0 +1,158 @@
+"""The one SQLite connection the server talks through, and the transactions on it.
+
+Why plain ``sqlite3`` rather than an ORM session per request: the request path is a handful of
+indexed single-row statements, and a session per request costs several times the work of the
+statements themselves (the benchmark in ``bench/`` puts a naive SQLModel server at a seventh of
+the target). The server runs its handlers on the event loop and never awaits inside a
+transaction, so one connection serves every request, each transaction runs to its end before
+the next begins, and a read-modify-write can never interleave with another in this process.
+``BEGIN IMMEDIATE`` plus SQLite's busy timeout cover the other processes that may write the same
+file (``mixpeek-mock keys create`` while a server runs).
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from app.jsonutil import dump_json_text
+
+BUSY_TIMEOUT_MS = 5000
+
+Row = sqlite3.Row
+
+
+def _read_datetime(raw: bytes) -> datetime:
+    return datetime.fromisoformat(raw.decode()).replace(tzinfo=UTC)
+
+
+def _read_boolean(raw: bytes) -> bool:
+    return raw != b"0"
+
+
+# Columns decode by their declared type, so the schema in tables.py alone decides how a value
+# reads back: JSON text becomes Python objects, BOOLEAN integers become bools, DATETIME text
+# becomes aware UTC datetimes.
+sqlite3.register_converter("JSON", json.loads)
+sqlite3.register_converter("BOOLEAN", _read_boolean)
+sqlite3.register_converter("DATETIME", _read_datetime)
+
+
+def to_column(value: Any) -> Any:
+    """A Python value as SQLite stores it in these tables."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return dump_json_text(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value
+
+
+class DatabaseUrlError(ValueError):
+    pass
+
+
+def sqlite_path(database_url: str) -> str:
+    """The file path of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
+    prefix = "sqlite:///"
+    if not database_url.startswith(prefix):
+        raise DatabaseUrlError(
+            f"Unsupported database URL {database_url!r}: only sqlite:///PATH is supported."
+        )
+    path = database_url[len(prefix) :].split("?", 1)[0]
+    if not path or path == ":memory:":
+        raise DatabaseUrlError("An in-memory database cannot be shared: give a file path.")
+    return path
+
+
+def connect(database_url: str) -> sqlite3.Connection:
+    """Open the database file with the settings every connection here must have."""
+    path = sqlite_path(database_url)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,  # autocommit; transactions are explicit (see Database.transaction)
+        check_same_thread=False,
+        detect_types=sqlite3.PARSE_DECLTYPES,
+        cached_statements=256,
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA journal_mode = WAL")
+    # In WAL mode, NORMAL loses no committed transaction when the process dies (SIGKILL
+    # included); only a power cut can take the last few. FULL would fsync every commit.
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class Database:
+    """A thin wrapper over one connection: queries, and transactions that hold the write lock."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    @classmethod
+    def open(cls, database_url: str) -> "Database":
+        return cls(connect(database_url))
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
+        return row
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self.conn.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+        return self.conn.execute(sql, params).rowcount
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> None:
+        """Insert one row. Table and column names come from code, never from a request."""
+        columns = ", ".join(f'"{name}"' for name in values)
+        marks = ", ".join("?" for _ in values)
+        self.conn.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
+            [to_column(value) for value in values.values()],
+        )
+
+    def update(self, table: str, key: str, key_value: str, values: Mapping[str, Any]) -> int:
+        """Update one row by its primary key; the number of rows changed (0 or 1)."""
+        assignments = ", ".join(f'"{name}" = ?' for name in values)
+        params = [to_column(value) for value in values.values()]
+        params.append(key_value)
+        return self.conn.execute(
+            f'UPDATE "{table}" SET {assignments} WHERE "{key}" = ?', params
+        ).rowcount
+
+    @contextmanager
+    @contextmanager
+    def transaction(self) -> Iterator["Database"]:
+        """A write transaction: everything inside commits together or not at all.
+
+        ``BEGIN IMMEDIATE`` takes the write lock up front, so the reads inside see the state
+        the writes will be applied to (no lost updates between processes).
+        """
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def integrity_ok(self) -> bool:
+        return bool(self.scalar("PRAGMA quick_check") == "ok")

@@ -1,0 +1,249 @@
+"""One error hierarchy and one envelope for every non-2xx answer (CONTRACT.md D6).
+
+Anything below the HTTP layer raises an ``ApiError`` subclass; the handlers installed by
+``install_error_handlers`` render it, FastAPI's validation errors, Starlette's routing errors
+and unexpected crashes into the same JSON shape.
+"""
+
+import logging
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.jsonutil import dump_json
+
+log = logging.getLogger("mixpeek_mock")
+
+
+class ErrorDetail(BaseModel):
+    type: str
+    message: str
+    code: str | None = None
+    details: dict[str, Any] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """The body of every non-2xx answer."""
+
+    success: bool = False
+    status: int
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """An error with a place in the envelope. Subclasses fix the status and type."""
+
+    status = 500
+    type = "InternalServerError"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.details = details
+        self.headers = headers or {}
+
+
+class BadRequestError(ApiError):
+    status, type = 400, "BadRequestError"
+
+
+class UnauthorizedError(ApiError):
+    status, type = 401, "UnauthorizedError"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer"})
+
+
+class ForbiddenError(ApiError):
+    status, type = 403, "ForbiddenError"
+
+
+class NotFoundError(ApiError):
+    status, type = 404, "NotFoundError"
+
+
+class MethodNotAllowedError(ApiError):
+    status, type = 405, "MethodNotAllowedError"
+
+
+class AlreadyExistsError(ApiError):
+    status, type = 409, "AlreadyExistsError"
+
+
+class PayloadTooLargeError(ApiError):
+    status, type = 413, "PayloadTooLargeError"
+
+
+class UnsupportedMediaTypeError(ApiError):
+    status, type = 415, "UnsupportedMediaTypeError"
+
+
+class ValidationError(ApiError):
+    status, type = 422, "ValidationError"
+
+
+class InternalServerError(ApiError):
+    status, type = 500, "InternalServerError"
+
+
+class ServiceUnavailableError(ApiError):
+    status, type = 503, "ServiceUnavailableError"
+
+
+# Statuses Starlette raises on its own (routing, methods), mapped onto the envelope's types.
+_ERROR_BY_STATUS: dict[int, type[ApiError]] = {
+    cls.status: cls
+    for cls in (
+        BadRequestError,
+        UnauthorizedError,
+        ForbiddenError,
+        NotFoundError,
+        MethodNotAllowedError,
+        AlreadyExistsError,
+        PayloadTooLargeError,
+        UnsupportedMediaTypeError,
+        ValidationError,
+        InternalServerError,
+        ServiceUnavailableError,
+    )
+}
+
+# Messages that tests assert on; kept here so that the server and the tests share one wording.
+MSG_MISSING_KEY = "Missing API key: send 'Authorization: Bearer <key>'."
+MSG_MALFORMED_AUTH = "Malformed Authorization header: expected 'Bearer <key>'."
+MSG_INVALID_KEY = "Invalid or revoked API key."
+MSG_MISSING_NAMESPACE = "Missing namespace: send the 'X-Namespace' header (a namespace id or name)."
+MSG_EMPTY_UPDATE = "At least one field must be provided for the update."
+MSG_INTERNAL = "Internal server error. Quote the X-Request-ID header when reporting it."
+
+
+def error_body(
+    status: int,
+    type_: str,
+    message: str,
+    *,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> bytes:
+    return dump_json(
+        {
+            "success": False,
+            "status": status,
+            "error": {"type": type_, "message": message, "code": code, "details": details},
+        }
+    )
+
+
+def error_response(
+    status: int,
+    type_: str,
+    message: str,
+    *,
+    code: str | None = None,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    return Response(
+        error_body(status, type_, message, code=code, details=details),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def api_error_response(exc: ApiError) -> Response:
+    return error_response(
+        exc.status,
+        exc.type,
+        exc.message,
+        code=exc.code,
+        details=exc.details,
+        headers=exc.headers,
+    )
+
+
+def validation_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Reduce pydantic's error dicts to the envelope's ``{type, location, message}``.
+
+    The offending input is left out on purpose: it may be a credential.
+    """
+    return [
+        {
+            "type": str(err.get("type", "value_error")),
+            "location": [str(part) for part in err.get("loc", ())],
+            "message": str(err.get("msg", "Invalid value")),
+        }
+        for err in errors
+    ]
+
+
+def validation_error(errors: Sequence[Any]) -> ValidationError:
+    items = validation_error_details(errors)
+    fields = sorted({".".join(item["location"][1:]) or item["location"][0] for item in items})
+    return ValidationError(
+        "Request validation failed: " + ", ".join(fields),
+        details={"validation_errors": items},
+    )
+
+
+async def _handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return api_error_response(exc)
+
+
+async def _handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return api_error_response(validation_error(exc.errors()))
+
+
+async def _handle_http_exception(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error_class = _ERROR_BY_STATUS.get(exc.status_code)
+    if exc.status_code == 404:
+        message = f"No route matches {request.method} {request.url.path}."
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    return error_response(
+        exc.status_code,
+        error_class.type if error_class else "Error",
+        message,
+        headers=dict(exc.headers or {}),
+    )
+
+
+async def _handle_crash(request: Request, exc: Exception) -> Response:
+    request_id = secrets.token_hex(8)
+    # The traceback goes to the log under the request id; the client only gets the id.
+    log.error(
+        "unhandled error in %s %s [request_id=%s]",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
+    return error_response(
+        500, "InternalServerError", MSG_INTERNAL, headers={"X-Request-ID": request_id}
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _handle_api_error)
+    app.add_exception_handler(RequestValidationError, _handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _handle_http_exception)
+    app.add_exception_handler(Exception, _handle_crash)

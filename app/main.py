@@ -1,0 +1,57 @@
+"""The application factory: one FastAPI app per call, configured by the settings it is given."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import __doc__ as description
+from app.buckets.routes import router as buckets_router
+from app.connections.routes import router as connections_router
+from app.db.database import Database
+from app.db.migrate import upgrade_to_head
+from app.errors import install_error_handlers
+from app.health import router as health_router
+from app.middleware import RequestGuard
+from app.namespaces.routes import router as namespaces_router
+from app.openapi import install_openapi
+from app.settings import Settings
+from app.syncs.routes import router as syncs_router
+
+API_VERSION = "0.81"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.open(settings.database_url)
+        upgrade_to_head(database.conn, settings.database_url)
+        app.state.database = database
+        try:
+            yield
+        finally:
+            database.close()
+
+    app = FastAPI(
+        title="mixpeek-mock",
+        description=description,
+        version=API_VERSION,
+        lifespan=lifespan,
+        # One schema per model: request and response shapes are named as in the reference.
+        separate_input_output_schemas=False,
+    )
+    app.state.settings = settings
+    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    for router in (
+        health_router,
+        namespaces_router,
+        buckets_router,
+        syncs_router,
+        connections_router,
+    ):
+        app.include_router(router)
+    install_openapi(app)
+    return app

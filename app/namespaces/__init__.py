@@ -1,0 +1,1 @@
+"""Namespaces: an organization's top-level scopes, holding buckets (and their syncs)."""

@@ -1,0 +1,109 @@
+"""Namespace rules: unique names per organization, lookup by id or name, cascade on delete."""
+
+import sqlite3
+from typing import Any
+
+from app import identifiers
+from app.clock import utc_now
+from app.db.database import Database, Row
+from app.errors import AlreadyExistsError, NotFoundError
+from app.namespaces.schemas import NAMESPACE_OPTIONS
+from app.pagination import Page, fetch_page, name_contains
+
+
+def _not_found(identifier: str) -> NotFoundError:
+    return NotFoundError(f"Namespace {identifier!r} not found.")
+
+
+def resolve_namespace(db: Database, *, internal_id: str, identifier: str) -> Row:
+    """The organization's namespace with this id or name; 404 otherwise (D8, D9)."""
+    row = db.one(
+        "SELECT * FROM namespaces"
+        " WHERE internal_id = ? AND (namespace_id = ? OR namespace_name = ?)"
+        " ORDER BY namespace_id = ? DESC LIMIT 1",
+        (internal_id, identifier, identifier, identifier),
+    )
+    if row is None:
+        raise _not_found(identifier)
+    return row
+
+
+def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) -> Row:
+    """A new namespace; the newer API's options among ``fields`` are stored as given."""
+    now = utc_now()
+    namespace_id = identifiers.new_id(identifiers.NAMESPACE)
+    values = {
+        "namespace_id": namespace_id,
+        "internal_id": internal_id,
+        "namespace_name": fields["namespace_name"],
+        "description": fields.get("description"),
+        "feature_extractors": fields.get("feature_extractors") or [],
+        "payload_indexes": fields.get("payload_indexes"),
+        "auto_create_indexes": bool(fields.get("auto_create_indexes")),
+        "options": {
+            name: fields[name] for name in NAMESPACE_OPTIONS if fields.get(name) is not None
+        },
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        with db.transaction():
+            db.insert("namespaces", values)
+    except sqlite3.IntegrityError:
+        raise AlreadyExistsError(
+            f"A namespace named {fields['namespace_name']!r} already exists."
+        ) from None
+    return resolve_namespace(db, internal_id=internal_id, identifier=namespace_id)
+
+
+def create_default_namespace(db: Database, *, internal_id: str, name: str) -> None:
+    """The namespace every new organization starts with (inside the caller's transaction)."""
+    now = utc_now()
+    db.insert(
+        "namespaces",
+        {
+            "namespace_id": identifiers.new_id(identifiers.NAMESPACE),
+            "internal_id": internal_id,
+            "namespace_name": name,
+            "feature_extractors": [],
+            "auto_create_indexes": False,
+            "options": {},
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+def bucket_count(db: Database, namespace_id: str) -> int:
+    count: int = db.scalar("SELECT COUNT(*) FROM buckets WHERE namespace_id = ?", (namespace_id,))
+    return count
+
+
+def list_namespaces(
+    db: Database, *, internal_id: str, page: Page, search: str | None, case_sensitive: bool
+) -> tuple[list[Row], int]:
+    where = "internal_id = ?"
+    params: list[Any] = [internal_id]
+    if search:
+        clause, clause_params = name_contains(
+            "namespace_name", search, case_sensitive=case_sensitive
+        )
+        where += " AND " + clause
+        params += clause_params
+    return fetch_page(
+        db,
+        table="namespaces",
+        where=where,
+        params=params,
+        order_by="created_at DESC, namespace_id",
+        page=page,
+    )
+
+
+def delete_namespace(db: Database, *, internal_id: str, identifier: str) -> str:
+    """Delete a namespace with its buckets and their syncs; the deleted id."""
+    with db.transaction():
+        row = resolve_namespace(db, internal_id=internal_id, identifier=identifier)
+        db.execute("DELETE FROM namespaces WHERE namespace_id = ?", (row["namespace_id"],))
+    namespace_id: str = row["namespace_id"]
+    return namespace_id

@@ -1,0 +1,100 @@
+"""The OpenAPI document the server publishes, and the command that writes ``openapi.json``.
+
+FastAPI derives paths and schemas from the routes; this adds what it cannot see (D16): the
+bearer scheme, and every error status an operation can answer, each with the D6 envelope.
+
+    python -m app.openapi > openapi.json
+"""
+
+import json
+import sys
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from app.errors import ErrorResponse
+from app.middleware import PUBLIC_PATHS
+
+BEARER_SCHEME = "HTTPBearer"
+
+_ERROR_DESCRIPTIONS = {
+    400: "Bad request: a missing namespace, an unreadable body, or a refused operation.",
+    401: "Missing, malformed, unknown or revoked API key.",
+    404: "No such resource in the caller's scope, or no such route.",
+    405: "Method not allowed on this path.",
+    409: "A resource with that name already exists.",
+    413: "Request body larger than the limit.",
+    415: "Request body is not JSON.",
+    422: "Validation failed: details.validation_errors lists each problem.",
+    500: "Internal error: the X-Request-ID header identifies it in the server log.",
+    503: "The database is not available.",
+}
+
+
+def _error_statuses(path: str, method: str) -> list[int]:
+    statuses = [400, 404, 405, 422, 500]
+    if path not in PUBLIC_PATHS:
+        statuses.append(401)
+    else:
+        statuses.append(503)
+    if method in ("post", "put", "patch", "delete"):
+        statuses += [413, 415]
+    if method == "post" and not path.endswith("/list"):
+        statuses.append(409)
+    return sorted(statuses)
+
+
+def build_openapi(app: FastAPI) -> dict[str, Any]:
+    spec = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        separate_input_output_schemas=False,
+    )
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(error_schema.pop("$defs", {}))
+    schemas["ErrorResponse"] = error_schema
+    spec["components"]["securitySchemes"] = {
+        BEARER_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <API key>",
+        }
+    }
+    error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if path not in PUBLIC_PATHS:
+                operation["security"] = [{BEARER_SCHEME: []}]
+            responses = operation["responses"]
+            for status in _error_statuses(path, method):
+                responses[str(status)] = {
+                    "description": _ERROR_DESCRIPTIONS[status],
+                    "content": error_content,
+                }
+    return spec
+
+
+def install_openapi(app: FastAPI) -> None:
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = build_openapi(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def main() -> None:
+    from app.main import create_app
+
+    json.dump(create_app().openapi(), sys.stdout, indent=2, sort_keys=False)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Offset pagination shared by every list route (CONTRACT.md D12)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query
+
+from app.db.database import Database, Row
+from app.schemas import Pagination
+
+DEFAULT_PAGE_SIZE = 10
+MAX_PAGE_SIZE = 1000
+MAX_OFFSET = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which slice of a list to answer: ``limit`` rows after skipping ``offset``."""
+
+    offset: int
+    limit: int
+
+    def describe(self, total: int, path: str) -> Pagination:
+        """The pagination block for a slice of ``total`` rows, with links relative to ``path``."""
+        page = self.offset // self.limit + 1
+        total_pages = -(-total // self.limit)
+
+        def link(number: int) -> str:
+            return f"{path}?{urlencode({'page': number, 'page_size': self.limit})}"
+
+        return Pagination(
+            total=total,
+            page=page,
+            page_size=self.limit,
+            total_pages=total_pages,
+            next_page=link(page + 1) if self.offset + self.limit < total else None,
+            previous_page=link(page - 1) if page > 1 else None,
+            next_cursor=None,
+        )
+
+
+def page_parameters(
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
+    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
+    page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET + 1)] = None,
+    page_size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
+    include_total: Annotated[bool, Query()] = True,
+) -> Page:
+    """``limit``/``offset`` or ``page``/``page_size``; ``limit`` wins over ``page_size``.
+
+    Totals are always counted (integers, never null), so ``include_total`` is accepted and has
+    no further effect.
+    """
+    size = limit or page_size or DEFAULT_PAGE_SIZE
+    start = (page - 1) * size if page is not None else offset or 0
+    return Page(offset=start, limit=size)
+
+
+PageDep = Annotated[Page, Depends(page_parameters)]
+
+
+def fetch_page(
+    db: Database, *, table: str, where: str, params: Sequence[Any], order_by: str, page: Page
+) -> tuple[list[Row], int]:
+    """One page of ``table``'s rows matching ``where``, and how many match in all.
+
+    ``table``, ``where`` and ``order_by`` come from code; request values travel in ``params``.
+    """
+    total: int = db.scalar(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
+    rows = db.all(
+        f"SELECT * FROM {table} WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+        [*params, page.limit, page.offset],
+    )
+    return rows, total
+
+
+def name_contains(column: str, search: str, *, case_sensitive: bool) -> tuple[str, list[Any]]:
+    """A ``where`` clause (and its parameter) matching names that contain ``search``."""
+    if case_sensitive:
+        return f"instr({column}, ?) > 0", [search]
+    return f"instr(lower({column}), lower(?)) > 0", [search]

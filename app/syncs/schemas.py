@@ -1,0 +1,266 @@
+"""Wire models of sync configurations: what create, PATCH and list accept, and the record.
+
+Field names, types and bounds follow the vendor's 0.81 OpenAPI document; the newer fields and
+their bounds follow the official SDK (CONTRACT.md D2, D5).
+"""
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticCustomError
+
+from app.errors import MSG_EMPTY_UPDATE
+from app.schemas import (
+    JsonObject,
+    Pagination,
+    RequestModel,
+    ResponseModel,
+    TaskStatusEnum,
+    UtcDatetime,
+)
+
+MAX_DESCRIPTION_LENGTH = 500
+MAX_METADATA_KEYS = 50
+
+PollingInterval = Annotated[int, Field(strict=True, ge=30, le=900)]
+BatchSize = Annotated[int, Field(strict=True, ge=1, le=100)]
+MaxObjectsPerRun = Annotated[int, Field(strict=True, ge=1)]
+SyncConcurrency = Annotated[int, Field(strict=True, ge=1, le=100)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+Description = Annotated[str, Field(strict=True, max_length=MAX_DESCRIPTION_LENGTH)]
+Metadata = Annotated[JsonObject, Field(max_length=MAX_METADATA_KEYS)]
+StringList = list[StrictStr]
+
+
+class SyncMode(StrEnum):
+    INITIAL_ONLY = "initial_only"
+    CONTINUOUS = "continuous"
+
+
+def parse_status(value: Any) -> Any:
+    """Status input is case-insensitive, and ``paused`` means SUSPENDED (D5)."""
+    if isinstance(value, str):
+        value = value.upper()
+        return TaskStatusEnum.SUSPENDED.value if value == "PAUSED" else value
+    return value
+
+
+class MetadataFilterOperator(StrEnum):
+    EQUALS = "equals"
+    NOT_EQUALS = "not_equals"
+    CONTAINS = "contains"
+    NOT_CONTAINS = "not_contains"
+    GT = "gt"
+    LT = "lt"
+    GTE = "gte"
+    LTE = "lte"
+    EXISTS = "exists"
+
+
+class MetadataFilter(RequestModel):
+    field: StrictStr
+    operator: MetadataFilterOperator = MetadataFilterOperator.CONTAINS
+    value: Any = None
+
+
+class FileFilters(RequestModel):
+    """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``."""
+
+    include_patterns: StringList | None = None
+    exclude_patterns: StringList | None = None
+    min_size_bytes: NonNegativeInt | None = None
+    max_size_bytes: NonNegativeInt | None = None
+    modified_after: UtcDatetime | None = None
+    modified_before: UtcDatetime | None = None
+    mime_types: StringList | None = None
+    metadata_filters: list[MetadataFilter] | None = None
+    extensions: StringList | SkipJsonSchema[None] = Field(
+        default=None,
+        exclude=True,
+        description="Deprecated: extensions such as '.mp4', stored as include_patterns '*.mp4'.",
+    )
+
+    @model_validator(mode="after")
+    def _fold_extensions(self) -> "FileFilters":
+        if self.extensions:
+            patterns = [f"*{ext}" if ext.startswith(".") else f"*.{ext}" for ext in self.extensions]
+            self.include_patterns = [*(self.include_patterns or []), *patterns]
+        self.extensions = None
+        return self
+
+
+class IngestFilterAction(StrEnum):
+    KEEP = "keep"
+    DROP = "drop"
+    TAG = "tag"
+
+
+class IngestFilterOnError(StrEnum):
+    KEEP = "keep"
+    DROP = "drop"
+
+
+class IngestFilter(RequestModel):
+    retriever_id: Annotated[str, Field(strict=True, min_length=1)]
+    retriever_version: Annotated[int, Field(strict=True, ge=1)] | None = None
+    action: IngestFilterAction | None = None
+    on_error: IngestFilterOnError | None = None
+    timeout_seconds: Annotated[int, Field(strict=True, ge=1, le=300)] = 30
+
+
+class ReconcileSettings(RequestModel):
+    on_delete: StrictBool = True
+    on_update: StrictBool = True
+    on_filter_drift: StrictBool = True
+    re_extract_on_update: StrictBool = True
+    re_extract_fields: StringList | None = None
+
+
+# Fields whose stored value can never be null but that may be left out: an explicit null is a
+# 422 (D4), and the request schemas do not declare them nullable (D16, via SkipJsonSchema).
+def reject_null(value: Any) -> Any:
+    if value is None:
+        raise ValueError("may not be null")
+    return value
+
+
+class SyncCreateRequest(RequestModel):
+    """Create a sync configuration in a bucket (D11 gives the defaults)."""
+
+    connection_id: StrictStr
+    source_path: StrictStr
+    sync_mode: SyncMode = SyncMode.CONTINUOUS
+    description: Description | None = None
+    file_filters: FileFilters | None = None
+    polling_interval_seconds: PollingInterval = 300
+    batch_size: BatchSize = 50
+    create_object_on_confirm: StrictBool = True
+    skip_duplicates: StrictBool = True
+    skip_batch_submission: StrictBool = False
+    metadata: Metadata | None = None
+    schema_mapping: JsonObject | None = None
+    batch_collection_ids: StringList | None = None
+    ingest_filter: IngestFilter | None = None
+    reconcile: ReconcileSettings | None = None
+    provider_filters: JsonObject | None = None
+    max_objects_per_run: MaxObjectsPerRun | SkipJsonSchema[None] = None
+    sync_concurrency: SyncConcurrency | SkipJsonSchema[None] = None
+    sync_from: UtcDatetime | None = None
+
+    _reject_null = field_validator("max_objects_per_run", "sync_concurrency", mode="before")(
+        reject_null
+    )
+
+
+class SyncUpdateRequest(RequestModel):
+    """A partial update: exactly the keys present are applied (D4)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+
+    description: Description | None = None
+    metadata: Metadata | None = None
+    status: TaskStatusEnum | SkipJsonSchema[None] = None
+    is_active: StrictBool | SkipJsonSchema[None] = None
+    polling_interval_seconds: PollingInterval | SkipJsonSchema[None] = None
+    batch_size: BatchSize | SkipJsonSchema[None] = None
+    schema_mapping: JsonObject | None = None
+    skip_batch_submission: StrictBool | SkipJsonSchema[None] = None
+    batch_collection_ids: StringList | None = None
+    ingest_filter: IngestFilter | None = None
+    max_objects_per_run: MaxObjectsPerRun | SkipJsonSchema[None] = None
+    sync_concurrency: SyncConcurrency | SkipJsonSchema[None] = None
+    reconcile: ReconcileSettings | None = None
+    provider_filters: JsonObject | None = None
+
+    _reject_null = field_validator(
+        "status",
+        "is_active",
+        "polling_interval_seconds",
+        "batch_size",
+        "skip_batch_submission",
+        "max_objects_per_run",
+        "sync_concurrency",
+        mode="before",
+    )(reject_null)
+    _parse_status = field_validator("status", mode="before")(parse_status)
+
+    @model_validator(mode="after")
+    def _require_a_field(self) -> "SyncUpdateRequest":
+        if not self.model_fields_set:
+            raise PydanticCustomError("empty_update", MSG_EMPTY_UPDATE)
+        return self
+
+
+class ListSyncConfigurationsRequest(RequestModel):
+    """Filters for listing syncs, ANDed; absent ones do not filter."""
+
+    connection_id: StrictStr | None = None
+    status: TaskStatusEnum | None = None
+    is_active: StrictBool | None = None
+
+    _parse_status = field_validator("status", mode="before")(parse_status)
+
+
+class SyncConfigurationModel(ResponseModel):
+    """The full sync configuration record: every field, always (D2)."""
+
+    sync_config_id: str
+    bucket_id: str
+    connection_id: str
+    internal_id: str
+    namespace_id: str
+    source_path: str
+    source_type: str | None
+    description: str | None
+    file_filters: FileFilters | None
+    sync_mode: SyncMode = SyncMode.CONTINUOUS
+    polling_interval_seconds: Annotated[int, Field(ge=30, le=900)] = 300
+    batch_size: Annotated[int, Field(ge=1, le=100)] = 50
+    create_object_on_confirm: bool = True
+    skip_duplicates: bool = True
+    skip_batch_submission: bool = False
+    schema_mapping: dict[str, Any] | None
+    batch_collection_ids: list[str] | None
+    ingest_filter: IngestFilter | None
+    reconcile: ReconcileSettings | None
+    provider_filters: dict[str, Any] | None
+    max_objects_per_run: int | None
+    sync_concurrency: int | None
+    sync_from: UtcDatetime | None
+    status: TaskStatusEnum = TaskStatusEnum.PENDING
+    is_active: bool = True
+    paused: bool
+    paused_at: UtcDatetime | None
+    pause_reason: str | None
+    paused_by_user_id: str | None
+    locked: bool
+    locked_by_worker_id: str | None
+    locked_at: UtcDatetime | None
+    lock_expires_at: UtcDatetime | None
+    pending_full_sync: bool
+    sync_run_counter: Annotated[int, Field(ge=0)]
+    total_files_discovered: Annotated[int, Field(ge=0)] = 0
+    total_files_synced: Annotated[int, Field(ge=0)] = 0
+    total_files_failed: Annotated[int, Field(ge=0)] = 0
+    total_bytes_synced: Annotated[int, Field(ge=0)] = 0
+    created_at: UtcDatetime
+    updated_at: UtcDatetime
+    last_sync_at: UtcDatetime | None
+    next_sync_at: UtcDatetime | None
+    created_by_user_id: str
+    last_error: Annotated[str, Field(max_length=1000)] | None
+    consecutive_failures: Annotated[int, Field(ge=0)] = 0
+    metadata: dict[str, Any]
+
+
+class SyncListResponse(ResponseModel):
+    results: list[SyncConfigurationModel]
+    pagination: Pagination
+    total: int
+
+
+class SyncDeletedResponse(ResponseModel):
+    success: bool = True
+    sync_config_id: str

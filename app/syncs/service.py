@@ -1,0 +1,135 @@
+"""Sync configuration rules: creation defaults (D11), PATCH semantics (D4), scoping (D9)."""
+
+from typing import Any
+
+from app import identifiers
+from app.clock import next_update_time, utc_now
+from app.connections.service import resolve_connection
+from app.db.database import Database, Row
+from app.errors import NotFoundError
+from app.pagination import Page, fetch_page
+from app.schemas import TaskStatusEnum
+
+from .schemas import SyncConfigurationModel
+
+TABLE = "sync_configurations"
+
+
+def sync_from_record(record: dict[str, Any]) -> SyncConfigurationModel:
+    """The public record. ``locked`` is derived: a worker holds the run lock."""
+    record["locked"] = record["locked_by_worker_id"] is not None
+    return SyncConfigurationModel.model_validate(record)
+
+
+def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, Any]:
+    """The bucket's sync with this id; 404 otherwise, also when it lives under another bucket."""
+    row = db.one(
+        f"SELECT * FROM {TABLE} WHERE sync_config_id = ? AND bucket_id = ?",
+        (sync_config_id, bucket_id),
+    )
+    if row is None:
+        raise NotFoundError(f"Sync configuration {sync_config_id!r} not found.")
+    return dict(row)
+
+
+def create_sync(
+    db: Database, *, bucket: Row, user_id: str, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A new sync in ``bucket`` reading from one of the organization's connections."""
+    with db.transaction():
+        connection = resolve_connection(
+            db, internal_id=bucket["internal_id"], identifier=fields.pop("connection_id")
+        )
+        now = utc_now()
+        record: dict[str, Any] = {
+            "sync_config_id": identifiers.new_id(identifiers.SYNC),
+            "bucket_id": bucket["bucket_id"],
+            "connection_id": connection["connection_id"],
+            "namespace_id": bucket["namespace_id"],
+            "internal_id": bucket["internal_id"],
+            "source_type": connection["provider_type"],
+            **fields,
+            "metadata": fields.get("metadata") or {},
+            "status": TaskStatusEnum.PENDING,
+            "is_active": True,
+            "paused": False,
+            "paused_at": None,
+            "pause_reason": None,
+            "paused_by_user_id": None,
+            "locked_by_worker_id": None,
+            "locked_at": None,
+            "lock_expires_at": None,
+            "pending_full_sync": False,
+            "sync_run_counter": 0,
+            "total_files_discovered": 0,
+            "total_files_synced": 0,
+            "total_files_failed": 0,
+            "total_bytes_synced": 0,
+            "consecutive_failures": 0,
+            "last_error": None,
+            "last_sync_at": None,
+            "next_sync_at": None,
+            "created_by_user_id": user_id,
+            "created_at": now,
+            "updated_at": now,
+        }
+        db.insert(TABLE, record)
+    return record
+
+
+def update_sync(
+    db: Database, *, bucket_id: str, sync_config_id: str, changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record.
+
+    The read and the write are one transaction holding the write lock, so two PATCHes racing
+    on one record both take effect (D4).
+    """
+    if "metadata" in changes and changes["metadata"] is None:
+        changes["metadata"] = {}  # null clears metadata to an empty object
+    with db.transaction():
+        record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+        changes["updated_at"] = next_update_time(record["updated_at"])
+        db.update(TABLE, "sync_config_id", sync_config_id, changes)
+    record.update(changes)
+    return record
+
+
+def list_syncs(
+    db: Database,
+    *,
+    bucket_id: str,
+    page: Page,
+    connection_id: str | None,
+    status: str | None,
+    is_active: bool | None,
+) -> tuple[list[Row], int]:
+    """The bucket's syncs matching every given filter, newest first (D12)."""
+    where = "bucket_id = ?"
+    params: list[Any] = [bucket_id]
+    for column, value in (
+        ("connection_id", connection_id),
+        ("status", status),
+        ("is_active", is_active),
+    ):
+        if value is not None:
+            where += f" AND {column} = ?"
+            params.append(value)
+    return fetch_page(
+        db,
+        table=TABLE,
+        where=where,
+        params=params,
+        order_by="created_at DESC, rowid DESC",
+        page=page,
+    )
+
+
+def delete_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> None:
+    with db.transaction():
+        deleted = db.execute(
+            f"DELETE FROM {TABLE} WHERE sync_config_id = ? AND bucket_id = ?",
+            (sync_config_id, bucket_id),
+        )
+    if not deleted:
+        raise NotFoundError(f"Sync configuration {sync_config_id!r} not found.")

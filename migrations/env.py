@@ -1,0 +1,53 @@
+"""Alembic's entry point: migrate the database named by the config or the environment."""
+
+import os
+
+from alembic import context
+from sqlalchemy import create_engine, event
+from sqlmodel import SQLModel
+
+import app.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.settings import DEFAULT_DATABASE_URL
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def database_url() -> str:
+    return (
+        config.get_main_option("sqlalchemy.url")
+        or os.environ.get("MIXPEEK_MOCK_DATABASE_URL")
+        or DEFAULT_DATABASE_URL
+    )
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=database_url(), target_metadata=target_metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = create_engine(database_url())
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA busy_timeout = 5000")
+        cursor.close()
+
+    with engine.connect() as connection:
+        # SQLite cannot ALTER most things in place: batch mode rebuilds tables when needed.
+        context.configure(
+            connection=connection, target_metadata=target_metadata, render_as_batch=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

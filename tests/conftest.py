@@ -1,0 +1,145 @@
+"""Fixtures: every test gets its own SQLite file, an app built on it, and clients.
+
+Data is built through the public API (``Api`` below), the way a user would build it.
+"""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from app.accounts import service as accounts
+from app.bootstrap import prepare_database
+from app.db.database import Database
+from app.main import create_app
+from app.settings import Settings
+
+API_KEY = "sk_test_primary_key_0123456789abcdef"
+
+
+class Api:
+    """A test client with a key and namespace, and factories for the resources tests need."""
+
+    def __init__(self, client: TestClient, key: str, namespace: str = "default") -> None:
+        self.client = client
+        self.key = key
+        self.namespace = namespace
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "X-Namespace": self.namespace, **extra}
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {**self.headers(), **kwargs.pop("headers", {})}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> Any:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> Any:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> Any:
+        return self.request("DELETE", path, **kwargs)
+
+    def ok(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        response = self.request(method, path, **kwargs)
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def make_namespace(self, name: str) -> dict[str, Any]:
+        return self.ok("POST", "/v1/namespaces", json={"namespace_name": name})
+
+    def make_bucket(self, name: str = "videos", namespace: str | None = None) -> dict[str, Any]:
+        headers = {"X-Namespace": namespace} if namespace else {}
+        return self.ok(
+            "POST",
+            "/v1/buckets",
+            json={
+                "bucket_name": name,
+                "bucket_schema": {"properties": {"video": {"type": "video"}}},
+            },
+            headers=headers,
+        )
+
+    def make_connection(self, name: str = "minio") -> dict[str, Any]:
+        return self.ok(
+            "POST",
+            "/v1/organizations/connections",
+            json={
+                "name": name,
+                "provider_type": "s3",
+                "provider_config": {
+                    "credentials": {
+                        "type": "access_key",
+                        "access_key_id": "minioadmin",
+                        "secret_access_key": "minioadmin-secret",
+                    },
+                    "region": "us-east-1",
+                    "endpoint_url": "http://127.0.0.1:9000",
+                },
+                "test_before_save": False,
+            },
+        )
+
+    def make_sync(
+        self, bucket: dict[str, Any], connection: dict[str, Any], **fields: Any
+    ) -> dict[str, Any]:
+        body = {"connection_id": connection["connection_id"], "source_path": "media/in", **fields}
+        return self.ok("POST", f"/v1/buckets/{bucket['bucket_id']}/syncs", json=body)
+
+    def sync_path(self, sync: dict[str, Any]) -> str:
+        return f"/v1/buckets/{sync['bucket_id']}/syncs/{sync['sync_config_id']}"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(database_url=f"sqlite:///{tmp_path / 'mock.db'}", api_key=API_KEY)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings)
+    finally:
+        database.close()
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def api(client: TestClient) -> Api:
+    return Api(client, API_KEY)
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """A second connection to the test's database, for looking under the API."""
+    db = Database.open(settings.database_url)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def other_org(client: TestClient, database: Database) -> Api:
+    """A client of a second organization, with its own key and ``default`` namespace."""
+    organization = accounts.create_organization(database, name="other")
+    return Api(client, accounts.create_key(database, organization))
+
+
+@pytest.fixture
+def sync(api: Api) -> dict[str, Any]:
+    """A sync configuration with every setting at its default."""
+    return api.make_sync(api.make_bucket(), api.make_connection())
