@@ -139,7 +139,6 @@ class Database:
         ).rowcount
 
     @contextmanager
-    @contextmanager
     def transaction(self) -> Iterator["Database"]:
         """A write transaction: everything inside commits together or not at all.
 
