@@ -96,6 +96,22 @@ def revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def healthcheck(args: argparse.Namespace) -> int:
+    """Exit 0 when the server on this machine answers ``/v1/health``: a container HEALTHCHECK
+    that needs no curl."""
+    import urllib.request
+
+    settings = Settings()
+    url = args.url or f"http://127.0.0.1:{settings.port}/v1/health"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310
+            healthy: bool = response.status == 200
+    except OSError as exc:
+        print(f"mixpeek-mock: unhealthy: {exc}", file=sys.stderr)
+        return 1
+    return 0 if healthy else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mixpeek-mock",
@@ -129,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     database_option(revoke)
     revoke.set_defaults(handler=revoke_key)
+
+    check = commands.add_parser("healthcheck", help="exit 0 when the local server is healthy")
+    check.add_argument("--url", help="default: http://127.0.0.1:$PORT/v1/health")
+    check.add_argument("--timeout", type=float, default=3.0)
+    check.set_defaults(handler=healthcheck)
     return parser
 
 

@@ -65,6 +65,9 @@ CEILING = "ceiling"
 SERVER = "mixpeek-mock"
 PRISM = "prism"
 
+# Above this share of CPU 0 used by anything but the server, the report warns of a noisy machine.
+MAX_OTHER_CPU = 0.05
+
 # The targets this benchmark reports pass/fail against.
 MIN_SHARE_OF_CEILING = 0.20
 MAX_P99_MS_AT_LOW = 10.0
@@ -92,6 +95,8 @@ class LoadResult:
     p99_ms: float
     non_2xx: int
     socket_errors: dict[str, int]
+    server_cpu: float  # share of CPU 0 the server used over the run (1.0: all of it)
+    other_cpu: float  # share of CPU 0 anything else used (other processes, interrupts, steal)
 
     @property
     def socket_error_count(self) -> int:
@@ -246,12 +251,37 @@ def rss_mib(pid: int) -> float:
     return total_kib / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of the process and its live descendants, in seconds."""
+    ticks = 0
+    for member in [pid, *descendants(pid)]:
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat_fields(member)
+            ticks += int(fields[11]) + int(fields[12])  # utime and stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_busy_seconds(cpu: str) -> float:
+    """Time the CPU spent not idle since boot (user, nice, system, irq, softirq, steal)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name == f"cpu{cpu}":
+            user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, ticks[:8])
+            return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    raise BenchError(f"cpu{cpu} not found in /proc/stat")
+
+
+def stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name, from the state (field 3) on."""
+    # The command name in field 2 may hold spaces and parentheses: split after its last ")".
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def descendants(pid: int) -> list[int]:
     parents: dict[int, int] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, ValueError, IndexError):
-            # The command name in field 2 may hold spaces and parentheses; the ppid follows it.
-            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            parents[int(entry.name)] = int(stat_fields(int(entry.name))[1])
     found, frontier = [], [pid]
     while frontier:
         children = [child for child, parent in parents.items() if parent in frontier]
@@ -491,6 +521,21 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: int) ->
     raise BenchError(f"wrk printed no summary:\n{completed.stdout}")
 
 
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU time used so far by a server, and by anything on its CPU."""
+
+    server_s: float
+    busy_s: float
+
+    @classmethod
+    def take(cls, pid: int) -> CpuSample:
+        return cls(cpu_seconds(pid), cpu_busy_seconds(SERVER_CPU))
+
+    def __sub__(self, other: CpuSample) -> CpuSample:
+        return CpuSample(self.server_s - other.server_s, self.busy_s - other.busy_s)
+
+
 def measure(target: Running, workload: Workload) -> list[LoadResult]:
     """Load one target at each connection count: a warm-up, then the measured run."""
     url = target.launch.base_url + workload.path
@@ -499,12 +544,16 @@ def measure(target: Running, workload: Workload) -> list[LoadResult]:
         progress(f"{target.launch.name}: {connections} connections, {workload.duration_s} s")
         if workload.warmup_s > 0:
             run_wrk(workload.wrk, url, workload.script, connections, workload.warmup_s)
+        before = CpuSample.take(target.process.pid)
         summary = run_wrk(workload.wrk, url, workload.script, connections, workload.duration_s)
-        results.append(load_result(target.launch.name, connections, summary))
+        used = CpuSample.take(target.process.pid) - before
+        results.append(load_result(target.launch.name, connections, summary, used))
     return results
 
 
-def load_result(target: str, connections: int, summary: dict[str, int]) -> LoadResult:
+def load_result(
+    target: str, connections: int, summary: dict[str, int], cpu_used: CpuSample
+) -> LoadResult:
     duration_s = summary["duration_us"] / 1e6
     return LoadResult(
         target=target,
@@ -516,6 +565,8 @@ def load_result(target: str, connections: int, summary: dict[str, int]) -> LoadR
         p99_ms=summary["p99_us"] / 1000,
         non_2xx=summary["status"],
         socket_errors={kind: summary[kind] for kind in ("connect", "read", "write", "timeout")},
+        server_cpu=cpu_used.server_s / duration_s,
+        other_cpu=max(0.0, cpu_used.busy_s - cpu_used.server_s) / duration_s,
     )
 
 
@@ -617,13 +668,15 @@ def report(results: Results) -> str:
         f"load average {machine['load_average_before']:.2f} before the run",
         "",
         f"{'target':<14}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'non-2xx':>9}{'sock err':>10}",
+        f"{'non-2xx':>9}{'sock err':>10}{'srv cpu':>9}{'other':>7}",
     ]
     for load in results.loads:
         lines.append(
             f"{load.target:<14}{load.connections:>6}{load.requests_per_s:>10.1f}"
             f"{load.p50_ms:>9.2f}{load.p99_ms:>9.2f}{load.non_2xx:>9}{load.socket_error_count:>10}"
+            f"{load.server_cpu:>9.0%}{load.other_cpu:>7.0%}"
         )
+    lines += contention_lines(results)
     lines += ["", *ratio_lines(results), "", *start_lines(results), "", *rss_lines(results)]
     lines += ["", "targets:"]
     lines += [
@@ -633,6 +686,17 @@ def report(results: Results) -> str:
     if results.errors:
         lines += ["", "FAILED RUN:", *(f"  {error}" for error in results.errors)]
     return "\n".join(lines)
+
+
+def contention_lines(results: Results) -> list[str]:
+    """A warning when something else took a noticeable share of the servers' CPU."""
+    busiest = max(results.loads, key=lambda load: load.other_cpu)
+    if busiest.other_cpu < MAX_OTHER_CPU:
+        return []
+    return [
+        f"warning: other work took up to {busiest.other_cpu:.0%} of CPU {SERVER_CPU} during the "
+        "runs (column 'other'): these numbers understate the servers; rerun on a quiet machine",
+    ]
 
 
 def ratio_lines(results: Results) -> list[str]:
