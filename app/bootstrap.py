@@ -18,11 +18,14 @@ class Bootstrap:
     generated_key: str | None
 
 
-def prepare_database(database: Database, settings: Settings) -> Bootstrap:
+def prepare_database(
+    database: Database, settings: Settings, *, issue_key: bool = True
+) -> Bootstrap:
     """Migrate to head; on an empty database create the first organization and a key.
 
     ``MIXPEEK_MOCK_API_KEY`` makes that exact key a live key of the first organization,
-    idempotently, every time; then no key is generated.
+    idempotently, every time; then no key is generated. ``issue_key=False`` (the ``keys``
+    commands, which make their own) generates none either.
     """
     upgrade_to_head(database.conn, settings.database_url)
     organization = accounts.first_organization(database)
@@ -32,7 +35,7 @@ def prepare_database(database: Database, settings: Settings) -> Bootstrap:
     generated_key = None
     if settings.api_key:
         accounts.add_key(database, organization, settings.api_key)
-    elif created:
+    elif created and issue_key:
         generated_key = accounts.create_key(database, organization)
     return Bootstrap(
         organization=organization, created_organization=created, generated_key=generated_key

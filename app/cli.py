@@ -71,7 +71,7 @@ def create_key(args: argparse.Namespace) -> int:
     settings = _settings(args)
     database = Database.open(settings.database_url)
     try:
-        prepare_database(database, settings.model_copy(update={"api_key": None}))
+        prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
         name = args.organization or accounts.DEFAULT_ORGANIZATION
         organization = accounts.find_organization(database, name)
         if organization is None:
@@ -86,7 +86,7 @@ def revoke_key(args: argparse.Namespace) -> int:
     settings = _settings(args)
     database = Database.open(settings.database_url)
     try:
-        prepare_database(database, settings.model_copy(update={"api_key": None}))
+        prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
         if not accounts.revoke_key(database, args.key):
             print("mixpeek-mock: no live key matches", file=sys.stderr)
             return 1

@@ -213,18 +213,29 @@ async def _handle_validation_error(request: Request, exc: Exception) -> Response
 async def _handle_http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     error_class = _ERROR_BY_STATUS.get(exc.status_code)
+    headers = dict(exc.headers or {})
     if exc.status_code == 404:
         message = f"No route matches {request.method} {request.url.path}."
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed on {request.url.path}."
+        headers = {**headers, "Allow": ", ".join(allowed_methods(request.app, request.url.path))}
     else:
         message = str(exc.detail)
     return error_response(
         exc.status_code,
         error_class.type if error_class else "Error",
         message,
-        headers=dict(exc.headers or {}),
+        headers=headers,
     )
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method some route serves on ``path`` (Starlette's 405 names only the first)."""
+    methods: set[str] = set()
+    for route in app.state.api_routes:
+        if route.path_regex.match(path):
+            methods |= route.methods
+    return sorted(methods)
 
 
 async def _handle_crash(request: Request, exc: Exception) -> Response:

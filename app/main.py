@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
@@ -45,13 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
-    for router in (
-        health_router,
-        namespaces_router,
-        buckets_router,
-        syncs_router,
-        connections_router,
-    ):
+    # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
+    routers = (syncs_router, health_router, buckets_router, namespaces_router, connections_router)
+    for router in routers:
         app.include_router(router)
+    app.state.api_routes = [
+        route for router in routers for route in router.routes if isinstance(route, APIRoute)
+    ]
     install_openapi(app)
     return app

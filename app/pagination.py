@@ -41,7 +41,7 @@ class Page:
         )
 
 
-def page_parameters(
+async def page_parameters(
     limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
     offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
     page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET + 1)] = None,

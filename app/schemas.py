@@ -69,10 +69,23 @@ class TaskStatusEnum(StrEnum):
     DEACTIVATED = "DEACTIVATED"
 
 
+def _allows_null(schema: dict[str, Any]) -> bool:
+    alternatives = schema.get("anyOf", [schema])
+    return any(branch.get("type") == "null" for branch in alternatives)
+
+
+def drop_impossible_defaults(schema: dict[str, Any]) -> None:
+    """Drop ``default: null`` from properties that do not accept null (see NeverNull in
+    app/syncs/schemas.py): left out, they keep their stored value; null is not theirs to take."""
+    for prop in schema.get("properties", {}).values():
+        if "default" in prop and prop["default"] is None and not _allows_null(prop):
+            del prop["default"]
+
+
 class RequestModel(BaseModel):
     """A request body: unknown keys are a 422 ``extra_forbidden``, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=drop_impossible_defaults)
 
 
 class ResponseModel(BaseModel):

@@ -3,6 +3,7 @@
 Data is built through the public API (``Api`` below), the way a user would build it.
 """
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -98,18 +99,30 @@ class Api:
         return f"/v1/buckets/{sync['bucket_id']}/syncs/{sync['sync_config_id']}"
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated and bootstrapped once per session; each test starts from a copy
+    (running the migrations for every test would cost more than most tests do)."""
+    path = tmp_path_factory.mktemp("template") / "mock.db"
+    settings = Settings(database_url=f"sqlite:///{path}", api_key=API_KEY)
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings)
+        database.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        database.close()
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'mock.db'}", api_key=API_KEY)
+def settings(tmp_path: Path, migrated_template: Path) -> Settings:
+    path = tmp_path / "mock.db"
+    shutil.copyfile(migrated_template, path)
+    return Settings(database_url=f"sqlite:///{path}", api_key=API_KEY)
 
 
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
-    database = Database.open(settings.database_url)
-    try:
-        prepare_database(database, settings)
-    finally:
-        database.close()
     return create_app(settings)
 
 

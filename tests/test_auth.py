@@ -6,6 +6,7 @@ else about the request: whether the route, bucket or sync exists, and whether th
 """
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,25 @@ from app.accounts import service as accounts
 from app.bootstrap import prepare_database
 from app.db.database import Database
 from app.errors import MSG_INVALID_KEY, MSG_MALFORMED_AUTH, MSG_MISSING_KEY
+from app.main import create_app
 from app.settings import Settings
 from tests.conftest import API_KEY, Api
 
 UNKNOWN_KEY = "sk_this_key_was_never_issued_0123456789"
+
+
+@pytest.fixture(scope="module")
+def shared_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """One app for the tests that only read or are refused: they change nothing to share."""
+    path = tmp_path_factory.mktemp("auth") / "mock.db"
+    settings = Settings(database_url=f"sqlite:///{path}", api_key=API_KEY)
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings)
+    finally:
+        database.close()
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
 
 
 def assert_unauthorized(response: Any, message: str | None = None) -> None:
@@ -66,9 +82,9 @@ def _headers(authorization: str | None) -> dict[str, str]:
 
 @pytest.mark.parametrize(("authorization", "message"), BAD_CREDENTIALS)
 def test_a_request_without_a_live_key_is_401(
-    client: TestClient, authorization: str | None, message: str
+    shared_client: TestClient, authorization: str | None, message: str
 ) -> None:
-    response = client.get("/v1/buckets", headers=_headers(authorization))
+    response = shared_client.get("/v1/buckets", headers=_headers(authorization))
     assert_unauthorized(response, message)
 
 
@@ -77,9 +93,7 @@ REQUESTS_THAT_FAIL_LATER = [
     pytest.param("GET", "/v1/buckets/bkt_missing/syncs/sync_missing", {}, id="missing-sync"),
     pytest.param("GET", "/v1/buckets/bkt_missing", {}, id="missing-bucket"),
     pytest.param("DELETE", "/v1/namespaces/ns_missing", {}, id="missing-namespace"),
-    pytest.param(
-        "GET", "/v1/organizations/connections/conn_missing", {}, id="missing-connection"
-    ),
+    pytest.param("GET", "/v1/organizations/connections/conn_missing", {}, id="missing-connection"),
     pytest.param(
         "PATCH",
         "/v1/buckets/bkt_missing/syncs/sync_missing",
@@ -117,7 +131,7 @@ REQUESTS_THAT_FAIL_LATER = [
     ],
 )
 def test_authentication_is_checked_before_anything_else(
-    client: TestClient,
+    shared_client: TestClient,
     authorization: str | None,
     method: str,
     path: str,
@@ -125,51 +139,51 @@ def test_authentication_is_checked_before_anything_else(
 ) -> None:
     headers = {**_headers(authorization), **kwargs.get("headers", {})}
     extra = {name: value for name, value in kwargs.items() if name != "headers"}
-    response = client.request(method, path, headers=headers, **extra)
+    response = shared_client.request(method, path, headers=headers, **extra)
     assert_unauthorized(response)
 
 
-def test_a_request_without_a_namespace_is_still_401_first(client: TestClient) -> None:
-    response = client.get("/v1/buckets", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
+def test_a_request_without_a_namespace_is_still_401_first(shared_client: TestClient) -> None:
+    response = shared_client.get("/v1/buckets", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
     assert_unauthorized(response, MSG_INVALID_KEY)
 
 
 @pytest.mark.parametrize("path", ["/v1/health", "/docs", "/redoc"])
-def test_health_and_the_docs_need_no_key(client: TestClient, path: str) -> None:
-    response = client.get(path)
+def test_health_and_the_docs_need_no_key(shared_client: TestClient, path: str) -> None:
+    response = shared_client.get(path)
     assert response.status_code == 200, response.text
 
 
-def test_health_answers_ok_without_a_key(client: TestClient) -> None:
-    response = client.get("/v1/health")
+def test_health_answers_ok_without_a_key(shared_client: TestClient) -> None:
+    response = shared_client.get("/v1/health")
     assert response.status_code == 200
     assert response.json()["status"] == "OK"
 
 
-def test_the_openapi_document_needs_no_key(client: TestClient) -> None:
-    response = client.get("/openapi.json")
+def test_the_openapi_document_needs_no_key(shared_client: TestClient) -> None:
+    response = shared_client.get("/openapi.json")
     assert response.status_code == 200, response.text
     spec = response.json()
     assert spec["openapi"].startswith("3.")
     assert "/v1/buckets/{bucket_id}/syncs/{sync_config_id}" in spec["paths"]
 
 
-def test_public_paths_accept_a_bad_key_too(client: TestClient) -> None:
+def test_public_paths_accept_a_bad_key_too(shared_client: TestClient) -> None:
     # A stale key in a client's default headers must not break its health checks.
-    response = client.get("/v1/health", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
+    response = shared_client.get("/v1/health", headers={"Authorization": f"Bearer {UNKNOWN_KEY}"})
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
-def test_the_scheme_is_case_insensitive(client: TestClient, scheme: str) -> None:
-    response = client.get(
+def test_the_scheme_is_case_insensitive(shared_client: TestClient, scheme: str) -> None:
+    response = shared_client.get(
         "/v1/buckets", headers={"Authorization": f"{scheme} {API_KEY}", "X-Namespace": "default"}
     )
     assert response.status_code == 200, response.text
 
 
-def test_the_key_itself_is_case_sensitive(client: TestClient) -> None:
-    response = client.get(
+def test_the_key_itself_is_case_sensitive(shared_client: TestClient) -> None:
+    response = shared_client.get(
         "/v1/buckets",
         headers={"Authorization": f"Bearer {API_KEY.upper()}", "X-Namespace": "default"},
     )
@@ -246,7 +260,8 @@ def test_keys_create_prints_one_working_key_once(
     assert cli.main(["keys", "create", "--database-url", settings.database_url]) == 0
     printed = capsys.readouterr()
     key = printed.out.strip()
-    assert key.startswith("sk_") and "\n" not in key
+    assert key.startswith("sk_")
+    assert "\n" not in key
     assert key not in printed.err
 
     assert Api(client, key).get("/v1/buckets").status_code == 200

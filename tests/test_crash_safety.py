@@ -87,13 +87,22 @@ class AckCounter:
             return self.count
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path / "crash.db") as process:
+@pytest.fixture(scope="module")
+def running_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    # One database for every kill point: each case writes its own records, and a file that has
+    # already been through crashes is no easier to recover than a fresh one.
+    with ServerProcess(tmp_path_factory.mktemp("crash") / "crash.db") as process:
         yield process
 
 
-def make_syncs(client: httpx2.Client, count: int) -> list[dict[str, Any]]:
+@pytest.fixture
+def server(running_server: ServerProcess) -> ServerProcess:
+    if running_server.process is None:  # an earlier case failed between the kill and restart
+        running_server.start()
+    return running_server
+
+
+def make_syncs(client: httpx2.Client, name: str, count: int) -> list[dict[str, Any]]:
     def ok(path: str, body: dict[str, Any]) -> dict[str, Any]:
         response = client.post(path, json=body)
         assert response.status_code == 200, response.text
@@ -102,12 +111,12 @@ def make_syncs(client: httpx2.Client, count: int) -> list[dict[str, Any]]:
 
     bucket = ok(
         "/v1/buckets",
-        {"bucket_name": "videos", "bucket_schema": {"properties": {"video": {"type": "video"}}}},
+        {"bucket_name": name, "bucket_schema": {"properties": {"video": {"type": "video"}}}},
     )
     connection = ok(
         "/v1/organizations/connections",
         {
-            "name": "minio",
+            "name": name,
             "provider_type": "s3",
             "provider_config": {
                 "credentials": {
@@ -178,7 +187,7 @@ def test_a_killed_server_keeps_every_acknowledged_patch(
     server: ServerProcess, kill_after: int
 ) -> None:
     with httpx2.Client(base_url=server.url, headers=HEADERS, timeout=10) as setup:
-        syncs = make_syncs(setup, WRITERS)
+        syncs = make_syncs(setup, f"crash-{kill_after}", WRITERS)
     counter = AckCounter()
     writers = [
         Writer(f"/v1/buckets/{sync['bucket_id']}/syncs/{sync['sync_config_id']}", seed=index)

@@ -13,9 +13,10 @@ from app.buckets.schemas import (
     ListBucketsResponse,
     bucket_from_row,
 )
-from app.dependencies import CurrentNamespace, DatabaseDep
+from app.dependencies import NamespaceScope
 from app.pagination import Page, PageDep
 from app.responses import ModelResponse
+from app.scopes import InNamespace
 
 router = APIRouter(prefix="/v1/buckets", tags=["Buckets"])
 
@@ -23,21 +24,20 @@ BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or
 
 
 @router.post("", response_model=BucketResponse, summary="Create Bucket")
-async def create_bucket(
-    request: BucketCreateRequest, database: DatabaseDep, namespace: CurrentNamespace
-) -> ModelResponse:
+async def create_bucket(request: BucketCreateRequest, scope: NamespaceScope) -> ModelResponse:
     row = service.create_bucket(
-        database, namespace=namespace, fields=request.model_dump(mode="json", exclude_none=True)
+        scope.database,
+        internal_id=scope.principal.internal_id,
+        namespace_id=scope.namespace_id,
+        fields=request.model_dump(mode="json", exclude_none=True),
     )
     return ModelResponse(bucket_from_row(row))
 
 
-async def _list(
-    database: DatabaseDep, namespace: CurrentNamespace, page: Page, request: ListBucketsRequest
-) -> ModelResponse:
+async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> ModelResponse:
     rows, total = service.list_buckets(
-        database,
-        namespace_id=namespace["namespace_id"],
+        scope.database,
+        namespace_id=scope.namespace_id,
         page=page,
         search=request.search,
         case_sensitive=request.case_sensitive,
@@ -52,16 +52,13 @@ async def _list(
 
 
 @router.get("", response_model=ListBucketsResponse, summary="List Buckets")
-async def list_buckets_get(
-    database: DatabaseDep, namespace: CurrentNamespace, page: PageDep
-) -> ModelResponse:
-    return await _list(database, namespace, page, ListBucketsRequest())
+async def list_buckets_get(scope: NamespaceScope, page: PageDep) -> ModelResponse:
+    return await _list(scope, page, ListBucketsRequest())
 
 
 @router.post("/list", response_model=ListBucketsResponse, summary="List Buckets")
 async def list_buckets(
-    database: DatabaseDep,
-    namespace: CurrentNamespace,
+    scope: NamespaceScope,
     page: PageDep,
     request: Annotated[ListBucketsRequest | None, Body()] = None,
 ) -> ModelResponse:
@@ -72,15 +69,13 @@ async def list_buckets(
             offset=page.offset if request.offset is None else request.offset,
             limit=page.limit if request.limit is None else request.limit,
         )
-    return await _list(database, namespace, page, request)
+    return await _list(scope, page, request)
 
 
 @router.get("/{bucket_identifier}", response_model=BucketResponse, summary="Get Bucket")
-async def get_bucket(
-    bucket_identifier: BucketIdentifier, database: DatabaseDep, namespace: CurrentNamespace
-) -> ModelResponse:
+async def get_bucket(bucket_identifier: BucketIdentifier, scope: NamespaceScope) -> ModelResponse:
     row = service.resolve_bucket(
-        database, namespace_id=namespace["namespace_id"], identifier=bucket_identifier
+        scope.database, namespace_id=scope.namespace_id, identifier=bucket_identifier
     )
     return ModelResponse(bucket_from_row(row))
 
@@ -89,9 +84,9 @@ async def get_bucket(
     "/{bucket_identifier}", response_model=BucketDeletedResponse, summary="Delete Bucket"
 )
 async def delete_bucket(
-    bucket_identifier: BucketIdentifier, database: DatabaseDep, namespace: CurrentNamespace
+    bucket_identifier: BucketIdentifier, scope: NamespaceScope
 ) -> ModelResponse:
     bucket_id = service.delete_bucket(
-        database, namespace_id=namespace["namespace_id"], identifier=bucket_identifier
+        scope.database, namespace_id=scope.namespace_id, identifier=bucket_identifier
     )
     return ModelResponse(BucketDeletedResponse(bucket_id=bucket_id))

@@ -12,20 +12,32 @@ from app.pagination import Page, fetch_page, name_contains
 from app.schemas import TaskStatusEnum
 
 
-def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
-    """The namespace's bucket with this id or name; 404 otherwise, also when it lives in
-    another namespace (D9)."""
-    row = db.one(
-        "SELECT * FROM buckets WHERE namespace_id = ? AND (bucket_id = ? OR bucket_name = ?)"
-        " ORDER BY bucket_id = ? DESC LIMIT 1",
-        (namespace_id, identifier, identifier, identifier),
+def bucket_id_of(db: Database, *, namespace_id: str, identifier: str) -> str:
+    """The id of the namespace's bucket with this id or name; 404 otherwise, also when it
+    lives in another namespace (D9). An id wins over a name that happens to equal it."""
+    bucket_id: str | None = db.scalar(
+        "SELECT bucket_id FROM buckets WHERE bucket_id = ? AND namespace_id = ?"
+        " UNION ALL"
+        " SELECT bucket_id FROM buckets WHERE namespace_id = ? AND bucket_name = ?"
+        " LIMIT 1",
+        (identifier, namespace_id, namespace_id, identifier),
     )
-    if row is None:
+    if bucket_id is None:
         raise NotFoundError(f"Bucket {identifier!r} not found.")
+    return bucket_id
+
+
+def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
+    """The namespace's bucket with this id or name, whole; 404 otherwise."""
+    bucket_id = bucket_id_of(db, namespace_id=namespace_id, identifier=identifier)
+    row = db.one("SELECT * FROM buckets WHERE bucket_id = ?", (bucket_id,))
+    assert row is not None  # found a moment ago, in this same thread
     return row
 
 
-def create_bucket(db: Database, *, namespace: Row, fields: dict[str, Any]) -> Row:
+def create_bucket(
+    db: Database, *, internal_id: str, namespace_id: str, fields: dict[str, Any]
+) -> Row:
     now = utc_now()
     bucket_id = identifiers.new_id(identifiers.BUCKET)
     try:
@@ -34,8 +46,8 @@ def create_bucket(db: Database, *, namespace: Row, fields: dict[str, Any]) -> Ro
                 "buckets",
                 {
                     "bucket_id": bucket_id,
-                    "namespace_id": namespace["namespace_id"],
-                    "internal_id": namespace["internal_id"],
+                    "namespace_id": namespace_id,
+                    "internal_id": internal_id,
                     "bucket_name": fields["bucket_name"],
                     "description": fields.get("description"),
                     "bucket_schema": fields["bucket_schema"],
@@ -51,7 +63,7 @@ def create_bucket(db: Database, *, namespace: Row, fields: dict[str, Any]) -> Ro
         raise AlreadyExistsError(
             f"A bucket named {fields['bucket_name']!r} already exists in this namespace."
         ) from None
-    return resolve_bucket(db, namespace_id=namespace["namespace_id"], identifier=bucket_id)
+    return resolve_bucket(db, namespace_id=namespace_id, identifier=bucket_id)
 
 
 def list_buckets(

@@ -14,10 +14,11 @@ from app.connections.schemas import (
     StorageConnectionListResponse,
     StorageConnectionModel,
 )
-from app.dependencies import CurrentPrincipal, DatabaseDep
+from app.dependencies import CallerDep
 from app.errors import BadRequestError
 from app.pagination import Page, PageDep
 from app.responses import ModelResponse
+from app.scopes import Caller
 
 router = APIRouter(prefix="/v1/organizations/connections", tags=["Storage Connections"])
 
@@ -26,7 +27,7 @@ ConnectionIdentifier = Annotated[str, Path(description="The connection's id (con
 
 @router.post("", response_model=StorageConnectionModel, summary="Create Storage Connection")
 async def create_connection(
-    request: StorageConnectionCreateRequest, database: DatabaseDep, principal: CurrentPrincipal
+    request: StorageConnectionCreateRequest, caller: CallerDep
 ) -> ModelResponse:
     config = service.validate_config(request.provider_type, request.provider_config)
     if request.test_before_save:
@@ -39,20 +40,22 @@ async def create_connection(
     fields = request.model_dump(mode="json", exclude={"test_before_save"})
     fields["provider_config"] = config
     row = service.create_connection(
-        database, internal_id=principal.internal_id, user_id=principal.user_id, fields=fields
+        caller.database,
+        internal_id=caller.principal.internal_id,
+        user_id=caller.principal.user_id,
+        fields=fields,
     )
     return ModelResponse(service.connection_from_row(row))
 
 
 async def _list(
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: Caller,
     page: Page,
     request: ListStorageConnectionsRequest,
 ) -> ModelResponse:
     rows, total = service.list_connections(
-        database,
-        internal_id=principal.internal_id,
+        caller.database,
+        internal_id=caller.principal.internal_id,
         page=page,
         provider_type=request.provider_type,
         status=request.status,
@@ -68,22 +71,19 @@ async def _list(
 
 
 @router.get("", response_model=StorageConnectionListResponse, summary="List Storage Connections")
-async def list_connections_get(
-    database: DatabaseDep, principal: CurrentPrincipal, page: PageDep
-) -> ModelResponse:
-    return await _list(database, principal, page, ListStorageConnectionsRequest())
+async def list_connections_get(caller: CallerDep, page: PageDep) -> ModelResponse:
+    return await _list(caller, page, ListStorageConnectionsRequest())
 
 
 @router.post(
     "/list", response_model=StorageConnectionListResponse, summary="List Storage Connections"
 )
 async def list_connections(
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
     page: PageDep,
     request: Annotated[ListStorageConnectionsRequest | None, Body()] = None,
 ) -> ModelResponse:
-    return await _list(database, principal, page, request or ListStorageConnectionsRequest())
+    return await _list(caller, page, request or ListStorageConnectionsRequest())
 
 
 @router.get(
@@ -93,11 +93,10 @@ async def list_connections(
 )
 async def get_connection(
     connection_identifier: ConnectionIdentifier,
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
 ) -> ModelResponse:
     row = service.resolve_connection(
-        database, internal_id=principal.internal_id, identifier=connection_identifier
+        caller.database, internal_id=caller.principal.internal_id, identifier=connection_identifier
     )
     return ModelResponse(service.connection_from_row(row))
 
@@ -109,10 +108,9 @@ async def get_connection(
 )
 async def delete_connection(
     connection_identifier: ConnectionIdentifier,
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
 ) -> ModelResponse:
     connection_id = service.delete_connection(
-        database, internal_id=principal.internal_id, identifier=connection_identifier
+        caller.database, internal_id=caller.principal.internal_id, identifier=connection_identifier
     )
     return ModelResponse(StorageConnectionDeletedResponse(connection_id=connection_id))

@@ -4,8 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
 
-from app.db.database import Row
-from app.dependencies import CurrentPrincipal, DatabaseDep
+from app.db.database import Database, Row
+from app.dependencies import CallerDep
 from app.namespaces import service
 from app.namespaces.schemas import (
     CreateNamespaceRequest,
@@ -17,42 +17,42 @@ from app.namespaces.schemas import (
 )
 from app.pagination import PageDep
 from app.responses import ModelResponse
+from app.scopes import Caller
 
 router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"])
 
 NamespaceIdentifier = Annotated[str, Path(description="Either the namespace name or namespace ID")]
 
 
-def _public(database: DatabaseDep, row: Row) -> NamespaceModel:
+def _public(database: Database, row: Row) -> NamespaceModel:
     return namespace_from_row(row, bucket_count=service.bucket_count(database, row["namespace_id"]))
 
 
 @router.post("", response_model=NamespaceModel, summary="Create Namespace")
-async def create_namespace(
-    request: CreateNamespaceRequest, database: DatabaseDep, principal: CurrentPrincipal
-) -> ModelResponse:
+async def create_namespace(request: CreateNamespaceRequest, caller: CallerDep) -> ModelResponse:
     row = service.create_namespace(
-        database, internal_id=principal.internal_id, fields=request.model_dump(mode="json")
+        caller.database,
+        internal_id=caller.principal.internal_id,
+        fields=request.model_dump(mode="json"),
     )
-    return ModelResponse(_public(database, row))
+    return ModelResponse(_public(caller.database, row))
 
 
 async def _list(
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: Caller,
     page: PageDep,
     request: ListNamespacesRequest,
 ) -> ModelResponse:
     rows, total = service.list_namespaces(
-        database,
-        internal_id=principal.internal_id,
+        caller.database,
+        internal_id=caller.principal.internal_id,
         page=page,
         search=request.search,
         case_sensitive=request.case_sensitive,
     )
     return ModelResponse(
         ListNamespacesResponse(
-            results=[_public(database, row) for row in rows],
+            results=[_public(caller.database, row) for row in rows],
             pagination=page.describe(total, "/v1/namespaces"),
             total_count=total,
         )
@@ -60,32 +60,28 @@ async def _list(
 
 
 @router.get("", response_model=ListNamespacesResponse, summary="List Namespaces")
-async def list_namespaces_get(
-    database: DatabaseDep, principal: CurrentPrincipal, page: PageDep
-) -> ModelResponse:
-    return await _list(database, principal, page, ListNamespacesRequest())
+async def list_namespaces_get(caller: CallerDep, page: PageDep) -> ModelResponse:
+    return await _list(caller, page, ListNamespacesRequest())
 
 
 @router.post("/list", response_model=ListNamespacesResponse, summary="List Namespaces")
 async def list_namespaces(
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
     page: PageDep,
     request: Annotated[ListNamespacesRequest | None, Body()] = None,
 ) -> ModelResponse:
-    return await _list(database, principal, page, request or ListNamespacesRequest())
+    return await _list(caller, page, request or ListNamespacesRequest())
 
 
 @router.get("/{namespace_identifier}", response_model=NamespaceModel, summary="Get Namespace")
 async def get_namespace(
     namespace_identifier: NamespaceIdentifier,
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
 ) -> ModelResponse:
     row = service.resolve_namespace(
-        database, internal_id=principal.internal_id, identifier=namespace_identifier
+        caller.database, internal_id=caller.principal.internal_id, identifier=namespace_identifier
     )
-    return ModelResponse(_public(database, row))
+    return ModelResponse(_public(caller.database, row))
 
 
 @router.delete(
@@ -93,10 +89,9 @@ async def get_namespace(
 )
 async def delete_namespace(
     namespace_identifier: NamespaceIdentifier,
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
+    caller: CallerDep,
 ) -> ModelResponse:
     namespace_id = service.delete_namespace(
-        database, internal_id=principal.internal_id, identifier=namespace_identifier
+        caller.database, internal_id=caller.principal.internal_id, identifier=namespace_identifier
     )
     return ModelResponse(NamespaceDeletedResponse(namespace_id=namespace_id))

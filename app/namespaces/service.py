@@ -15,16 +15,28 @@ def _not_found(identifier: str) -> NotFoundError:
     return NotFoundError(f"Namespace {identifier!r} not found.")
 
 
-def resolve_namespace(db: Database, *, internal_id: str, identifier: str) -> Row:
-    """The organization's namespace with this id or name; 404 otherwise (D8, D9)."""
-    row = db.one(
-        "SELECT * FROM namespaces"
-        " WHERE internal_id = ? AND (namespace_id = ? OR namespace_name = ?)"
-        " ORDER BY namespace_id = ? DESC LIMIT 1",
-        (internal_id, identifier, identifier, identifier),
+def namespace_id_of(db: Database, *, internal_id: str, identifier: str) -> str:
+    """The id of the organization's namespace with this id or name; 404 otherwise (D8, D9).
+
+    An id wins over a name that happens to equal it. Each half of the query uses an index.
+    """
+    namespace_id: str | None = db.scalar(
+        "SELECT namespace_id FROM namespaces WHERE namespace_id = ? AND internal_id = ?"
+        " UNION ALL"
+        " SELECT namespace_id FROM namespaces WHERE internal_id = ? AND namespace_name = ?"
+        " LIMIT 1",
+        (identifier, internal_id, internal_id, identifier),
     )
-    if row is None:
+    if namespace_id is None:
         raise _not_found(identifier)
+    return namespace_id
+
+
+def resolve_namespace(db: Database, *, internal_id: str, identifier: str) -> Row:
+    """The organization's namespace with this id or name, whole; 404 otherwise."""
+    namespace_id = namespace_id_of(db, internal_id=internal_id, identifier=identifier)
+    row = db.one("SELECT * FROM namespaces WHERE namespace_id = ?", (namespace_id,))
+    assert row is not None  # found a moment ago, in this same thread
     return row
 
 

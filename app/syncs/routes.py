@@ -2,11 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path
+from fastapi import APIRouter, Body, Path
 
-from app.buckets.service import resolve_bucket
-from app.db.database import Row
-from app.dependencies import CurrentNamespace, CurrentPrincipal, DatabaseDep
+from app.dependencies import BucketScope
 from app.pagination import PageDep
 from app.responses import ModelResponse
 from app.syncs import service
@@ -24,41 +22,27 @@ router = APIRouter(prefix="/v1/buckets/{bucket_id}/syncs", tags=["Bucket Syncs"]
 SyncConfigId = Annotated[str, Path(description="The sync configuration's id (sync_...).")]
 
 
-def get_bucket(
-    bucket_id: Annotated[str, Path(description="The bucket's id (bkt_...) or name.")],
-    database: DatabaseDep,
-    namespace: CurrentNamespace,
-) -> Row:
-    return resolve_bucket(database, namespace_id=namespace["namespace_id"], identifier=bucket_id)
-
-
-CurrentBucket = Annotated[Row, Depends(get_bucket)]
-
-
 @router.post("", response_model=SyncConfigurationModel, summary="Create Sync Configuration")
-async def create_sync(
-    request: SyncCreateRequest,
-    database: DatabaseDep,
-    principal: CurrentPrincipal,
-    bucket: CurrentBucket,
-) -> ModelResponse:
+async def create_sync(request: SyncCreateRequest, scope: BucketScope) -> ModelResponse:
     record = service.create_sync(
-        database, bucket=bucket, user_id=principal.user_id, fields=request.model_dump()
+        scope.database,
+        scope=scope,
+        fields=request.model_dump(),
     )
     return ModelResponse(service.sync_from_record(record))
 
 
 @router.post("/list", response_model=SyncListResponse, summary="List Sync Configurations")
 async def list_syncs(
-    database: DatabaseDep,
-    bucket: CurrentBucket,
+    scope: BucketScope,
     page: PageDep,
     request: Annotated[ListSyncConfigurationsRequest | None, Body()] = None,
 ) -> ModelResponse:
     filters = request or ListSyncConfigurationsRequest()
+    bucket_id = scope.bucket_id
     rows, total = service.list_syncs(
-        database,
-        bucket_id=bucket["bucket_id"],
+        scope.database,
+        bucket_id=bucket_id,
         page=page,
         connection_id=filters.connection_id,
         status=filters.status,
@@ -67,7 +51,7 @@ async def list_syncs(
     return ModelResponse(
         SyncListResponse(
             results=[service.sync_from_record(dict(row)) for row in rows],
-            pagination=page.describe(total, f"/v1/buckets/{bucket['bucket_id']}/syncs/list"),
+            pagination=page.describe(total, f"/v1/buckets/{bucket_id}/syncs/list"),
             total=total,
         )
     )
@@ -76,11 +60,9 @@ async def list_syncs(
 @router.get(
     "/{sync_config_id}", response_model=SyncConfigurationModel, summary="Get Sync Configuration"
 )
-async def get_sync(
-    sync_config_id: SyncConfigId, database: DatabaseDep, bucket: CurrentBucket
-) -> ModelResponse:
+async def get_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
     record = service.get_sync(
-        database, bucket_id=bucket["bucket_id"], sync_config_id=sync_config_id
+        scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id
     )
     return ModelResponse(service.sync_from_record(record))
 
@@ -93,13 +75,12 @@ async def get_sync(
 async def update_sync(
     sync_config_id: SyncConfigId,
     request: SyncUpdateRequest,
-    database: DatabaseDep,
-    bucket: CurrentBucket,
+    scope: BucketScope,
 ) -> ModelResponse:
     """Apply exactly the fields sent; ``metadata`` is replaced, not merged."""
     record = service.update_sync(
-        database,
-        bucket_id=bucket["bucket_id"],
+        scope.database,
+        bucket_id=scope.bucket_id,
         sync_config_id=sync_config_id,
         changes=request.model_dump(exclude_unset=True),
     )
@@ -111,8 +92,6 @@ async def update_sync(
     response_model=SyncDeletedResponse,
     summary="Delete Sync Configuration",
 )
-async def delete_sync(
-    sync_config_id: SyncConfigId, database: DatabaseDep, bucket: CurrentBucket
-) -> ModelResponse:
-    service.delete_sync(database, bucket_id=bucket["bucket_id"], sync_config_id=sync_config_id)
+async def delete_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+    service.delete_sync(scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id)
     return ModelResponse(SyncDeletedResponse(sync_config_id=sync_config_id))

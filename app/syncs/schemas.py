@@ -7,9 +7,18 @@ their bounds follow the official SDK (CONTRACT.md D2, D5).
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field, StrictBool, StrictStr, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic import (
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
+from pydantic_core import PydanticCustomError, core_schema
 
 from app.errors import MSG_EMPTY_UPDATE
 from app.schemas import (
@@ -19,6 +28,7 @@ from app.schemas import (
     ResponseModel,
     TaskStatusEnum,
     UtcDatetime,
+    drop_impossible_defaults,
 )
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -118,12 +128,32 @@ class ReconcileSettings(RequestModel):
     re_extract_fields: StringList | None = None
 
 
-# Fields whose stored value can never be null but that may be left out: an explicit null is a
-# 422 (D4), and the request schemas do not declare them nullable (D16, via SkipJsonSchema).
 def reject_null(value: Any) -> Any:
     if value is None:
         raise ValueError("may not be null")
     return value
+
+
+class NeverNull:
+    """Marks an optional field whose value can never be null: it may be left out, but an
+    explicit ``null`` is a 422 naming the field (D4), and the schema does not declare it
+    nullable (D16). Used as ``Annotated[int | None, NeverNull()] = None``.
+    """
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(reject_null, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        alternatives = json_schema.pop("anyOf", None)
+        if alternatives is not None:
+            (only,) = [branch for branch in alternatives if branch.get("type") != "null"]
+            json_schema.update(only)
+        return json_schema
 
 
 class SyncCreateRequest(RequestModel):
@@ -145,45 +175,36 @@ class SyncCreateRequest(RequestModel):
     ingest_filter: IngestFilter | None = None
     reconcile: ReconcileSettings | None = None
     provider_filters: JsonObject | None = None
-    max_objects_per_run: MaxObjectsPerRun | SkipJsonSchema[None] = None
-    sync_concurrency: SyncConcurrency | SkipJsonSchema[None] = None
+    max_objects_per_run: Annotated[MaxObjectsPerRun | None, NeverNull()] = None
+    sync_concurrency: Annotated[SyncConcurrency | None, NeverNull()] = None
     sync_from: UtcDatetime | None = None
 
-    _reject_null = field_validator("max_objects_per_run", "sync_concurrency", mode="before")(
-        reject_null
-    )
+
+def _at_least_one_property(schema: dict[str, Any]) -> None:
+    drop_impossible_defaults(schema)
+    schema["minProperties"] = 1
 
 
 class SyncUpdateRequest(RequestModel):
     """A partial update: exactly the keys present are applied (D4)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"minProperties": 1})
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_at_least_one_property)
 
     description: Description | None = None
     metadata: Metadata | None = None
-    status: TaskStatusEnum | SkipJsonSchema[None] = None
-    is_active: StrictBool | SkipJsonSchema[None] = None
-    polling_interval_seconds: PollingInterval | SkipJsonSchema[None] = None
-    batch_size: BatchSize | SkipJsonSchema[None] = None
+    status: Annotated[TaskStatusEnum | None, NeverNull()] = None
+    is_active: Annotated[StrictBool | None, NeverNull()] = None
+    polling_interval_seconds: Annotated[PollingInterval | None, NeverNull()] = None
+    batch_size: Annotated[BatchSize | None, NeverNull()] = None
     schema_mapping: JsonObject | None = None
-    skip_batch_submission: StrictBool | SkipJsonSchema[None] = None
+    skip_batch_submission: Annotated[StrictBool | None, NeverNull()] = None
     batch_collection_ids: StringList | None = None
     ingest_filter: IngestFilter | None = None
-    max_objects_per_run: MaxObjectsPerRun | SkipJsonSchema[None] = None
-    sync_concurrency: SyncConcurrency | SkipJsonSchema[None] = None
+    max_objects_per_run: Annotated[MaxObjectsPerRun | None, NeverNull()] = None
+    sync_concurrency: Annotated[SyncConcurrency | None, NeverNull()] = None
     reconcile: ReconcileSettings | None = None
     provider_filters: JsonObject | None = None
 
-    _reject_null = field_validator(
-        "status",
-        "is_active",
-        "polling_interval_seconds",
-        "batch_size",
-        "skip_batch_submission",
-        "max_objects_per_run",
-        "sync_concurrency",
-        mode="before",
-    )(reject_null)
     _parse_status = field_validator("status", mode="before")(parse_status)
 
     @model_validator(mode="after")

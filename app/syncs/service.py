@@ -9,6 +9,7 @@ from app.db.database import Database, Row
 from app.errors import NotFoundError
 from app.pagination import Page, fetch_page
 from app.schemas import TaskStatusEnum
+from app.scopes import InBucket
 
 from .schemas import SyncConfigurationModel
 
@@ -32,21 +33,20 @@ def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, 
     return dict(row)
 
 
-def create_sync(
-    db: Database, *, bucket: Row, user_id: str, fields: dict[str, Any]
-) -> dict[str, Any]:
-    """A new sync in ``bucket`` reading from one of the organization's connections."""
+def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new sync in the scope's bucket, reading from one of the organization's connections."""
+    internal_id = scope.principal.internal_id
     with db.transaction():
         connection = resolve_connection(
-            db, internal_id=bucket["internal_id"], identifier=fields.pop("connection_id")
+            db, internal_id=internal_id, identifier=fields.pop("connection_id")
         )
         now = utc_now()
         record: dict[str, Any] = {
             "sync_config_id": identifiers.new_id(identifiers.SYNC),
-            "bucket_id": bucket["bucket_id"],
+            "bucket_id": scope.bucket_id,
             "connection_id": connection["connection_id"],
-            "namespace_id": bucket["namespace_id"],
-            "internal_id": bucket["internal_id"],
+            "namespace_id": scope.namespace_id,
+            "internal_id": internal_id,
             "source_type": connection["provider_type"],
             **fields,
             "metadata": fields.get("metadata") or {},
@@ -69,7 +69,7 @@ def create_sync(
             "last_error": None,
             "last_sync_at": None,
             "next_sync_at": None,
-            "created_by_user_id": user_id,
+            "created_by_user_id": scope.principal.user_id,
             "created_at": now,
             "updated_at": now,
         }

@@ -1,0 +1,316 @@
+"""The official SDK (``mixpeek`` from PyPI), unmodified, against a real server process.
+
+A user points the SDK at the mock with nothing but a host, a key and a namespace; every call
+must parse into the SDK's own models, with the values the user sent.
+
+The SDK is imported by the ``mixpeek`` fixture rather than at the top: importing it builds some
+1,350 pydantic models (over ten seconds of CPU), which every test run would otherwise pay at
+collection, even when these tests are deselected.
+"""
+
+import importlib
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import API_KEY
+from tests.server_process import ServerProcess
+
+pytestmark = pytest.mark.e2e
+
+S3_CONFIG = {
+    "credentials": {
+        "type": "access_key",
+        "access_key_id": "minioadmin",
+        "secret_access_key": "minioadmin",
+    },
+    "region": "us-east-1",
+    "endpoint_url": "http://127.0.0.1:9000",
+}
+
+
+@pytest.fixture(scope="module")
+def mixpeek() -> ModuleType:
+    return importlib.import_module("mixpeek")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("sdk") / "mock.db") as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def client(mixpeek: ModuleType, server: ServerProcess) -> Iterator[Any]:
+    """Configured exactly as a user would configure it (CONTRACT.md, source 3)."""
+    cfg = mixpeek.Configuration(host=server.url, access_token=API_KEY)
+    cfg.api_key["NamespaceHeader"] = "default"
+    with mixpeek.ApiClient(cfg) as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def namespaces(mixpeek: ModuleType, client: Any) -> Any:
+    return mixpeek.NamespacesApi(client)
+
+
+@pytest.fixture
+def buckets(mixpeek: ModuleType, client: Any) -> Any:
+    return mixpeek.BucketsApi(client)
+
+
+@pytest.fixture
+def connections(mixpeek: ModuleType, client: Any) -> Any:
+    return mixpeek.OrganizationConnectionsApi(client)
+
+
+@pytest.fixture
+def syncs(mixpeek: ModuleType, client: Any) -> Any:
+    return mixpeek.BucketSyncsApi(client)
+
+
+@pytest.fixture
+def make_bucket(mixpeek: ModuleType, buckets: Any) -> Callable[[str], Any]:
+    def make(name: str) -> Any:
+        return buckets.create_bucket(
+            mixpeek.BucketCreateRequest(
+                bucket_name=name,
+                bucket_schema=mixpeek.BucketSchemaInput.from_dict(
+                    {"properties": {"video": {"type": "video"}}}
+                ),
+            )
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_connection(mixpeek: ModuleType, connections: Any) -> Callable[[str], Any]:
+    def make(name: str) -> Any:
+        return connections.create_storage_connection_organizations(
+            mixpeek.StorageConnectionCreateRequest(
+                name=name,
+                provider_type=mixpeek.StorageProvider.S3,
+                provider_config=S3_CONFIG,
+                test_before_save=False,
+            )
+        )
+
+    return make
+
+
+def assert_recent_utc(moment: Any) -> None:
+    assert isinstance(moment, datetime)
+    assert moment.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5)
+
+
+def assert_not_found(mixpeek: ModuleType, call: Callable[[], Any]) -> None:
+    """The SDK raises its NotFoundException, with the error envelope parsed (D6)."""
+    with pytest.raises(mixpeek.exceptions.NotFoundException) as raised:
+        call()
+    error = raised.value
+    assert error.status == 404
+    assert isinstance(error.data, mixpeek.ErrorResponse)
+    assert error.data.status == 404
+    assert error.data.error.type == "NotFoundError"
+
+
+def test_namespace_create_get_list_delete(mixpeek: ModuleType, namespaces: Any) -> None:
+    created = namespaces.create_namespace(
+        mixpeek.CreateNamespaceRequest(namespace_name="sdk_namespace", description="from the SDK")
+    )
+
+    assert isinstance(created, mixpeek.NamespaceModel)
+    assert created.namespace_name == "sdk_namespace"
+    assert created.description == "from the SDK"
+    assert created.namespace_id.startswith("ns_")
+    assert created.bucket_count == 0
+    assert_recent_utc(created.created_at)
+
+    assert namespaces.get_namespace(created.namespace_id) == created
+    assert namespaces.get_namespace("sdk_namespace") == created
+
+    listed = namespaces.list_namespaces()
+    assert isinstance(listed, mixpeek.ListNamespacesResponse)
+    assert created in listed.results
+    assert "default" in {namespace.namespace_name for namespace in listed.results}
+    assert listed.total_count == len(listed.results)
+
+    deleted = namespaces.delete_namespace(created.namespace_id)
+    assert deleted["namespace_id"] == created.namespace_id
+    assert_not_found(mixpeek, lambda: namespaces.get_namespace(created.namespace_id))
+    remaining = namespaces.list_namespaces().results
+    assert created.namespace_id not in {namespace.namespace_id for namespace in remaining}
+
+
+def test_bucket_create_get_list_delete(
+    mixpeek: ModuleType, buckets: Any, make_bucket: Callable[[str], Any]
+) -> None:
+    created = make_bucket("sdk_bucket")
+
+    assert isinstance(created, mixpeek.BucketResponse)
+    assert created.bucket_name == "sdk_bucket"
+    assert created.bucket_id.startswith("bkt_")
+    assert created.status == mixpeek.TaskStatusEnum.ACTIVE
+    assert created.object_count == 0
+    assert created.total_size_bytes == 0
+    assert created.bucket_schema.properties["video"].type == mixpeek.BucketSchemaFieldType.VIDEO
+    assert_recent_utc(created.created_at)
+
+    assert buckets.get_bucket(created.bucket_id) == created
+    assert buckets.get_bucket("sdk_bucket") == created
+
+    listed = buckets.list_buckets()
+    assert isinstance(listed, mixpeek.ListBucketsResponse)
+    assert created in listed.results
+    assert listed.total_count == len(listed.results)
+
+    buckets.delete_bucket(created.bucket_id)
+    assert_not_found(mixpeek, lambda: buckets.get_bucket(created.bucket_id))
+    remaining = buckets.list_buckets().results
+    assert created.bucket_id not in {bucket.bucket_id for bucket in remaining}
+
+
+def test_connection_create_get_list_delete(
+    mixpeek: ModuleType, connections: Any, make_connection: Callable[[str], Any]
+) -> None:
+    created = make_connection("sdk-connection")
+
+    assert isinstance(created, mixpeek.StorageConnectionModel)
+    assert created.name == "sdk-connection"
+    assert created.connection_id.startswith("conn_")
+    assert created.internal_id.startswith("int_")
+    assert created.created_by_user_id.startswith("usr_")
+    assert created.provider_type == mixpeek.StorageProvider.S3
+    assert created.status == mixpeek.TaskStatusEnum.ACTIVE
+    assert created.is_active is True
+    config = created.provider_config.actual_instance
+    assert config["endpoint_url"] == "http://127.0.0.1:9000"
+    assert config["credentials"] == {"type": "access_key"}  # the secret never comes back (D14)
+    assert_recent_utc(created.created_at)
+
+    get = connections.get_storage_connection_organizations
+    assert get(created.connection_id) == created
+    assert get("sdk-connection") == created
+
+    listed = connections.list_storage_connections_organizations()
+    assert isinstance(listed, mixpeek.StorageConnectionListResponse)
+    assert created in listed.results
+    assert listed.total == len(listed.results)
+
+    deleted = connections.delete_storage_connection_organizations(created.connection_id)
+    assert deleted["connection_id"] == created.connection_id
+    assert_not_found(mixpeek, lambda: get(created.connection_id))
+
+
+def test_sync_create_get_list_update_delete(
+    mixpeek: ModuleType,
+    namespaces: Any,
+    syncs: Any,
+    make_bucket: Callable[[str], Any],
+    make_connection: Callable[[str], Any],
+) -> None:
+    bucket = make_bucket("sdk_sync_bucket")
+    connection = make_connection("sdk-sync-connection")
+
+    created = syncs.create_sync_configuration_buckets(
+        bucket.bucket_id,
+        mixpeek.SyncCreateRequest(
+            connection_id=connection.connection_id,
+            source_path="media/in",
+            description="camera uploads",
+            metadata={"team": "video", "tier": "gold"},
+        ),
+    )
+
+    assert isinstance(created, mixpeek.SyncConfigurationModel)
+    assert created.sync_config_id.startswith("sync_")
+    assert created.bucket_id == bucket.bucket_id
+    assert created.connection_id == connection.connection_id
+    assert created.namespace_id == namespaces.get_namespace("default").namespace_id
+    assert created.internal_id == connection.internal_id
+    assert created.created_by_user_id == connection.created_by_user_id
+    assert created.source_path == "media/in"
+    assert created.description == "camera uploads"
+    assert created.metadata == {"team": "video", "tier": "gold"}
+    assert created.sync_mode == mixpeek.SyncMode.CONTINUOUS
+    assert created.status == mixpeek.TaskStatusEnum.PENDING
+    assert created.polling_interval_seconds == 300
+    assert created.batch_size == 50
+    assert created.is_active is True
+    assert created.locked is False
+    assert created.total_files_synced == 0
+    assert_recent_utc(created.created_at)
+    assert created.updated_at == created.created_at
+
+    sync_id = created.sync_config_id
+    get = syncs.get_sync_configuration_buckets_id_config
+    assert get(bucket.bucket_id, sync_id) == created
+
+    listed = syncs.list_sync_configurations_buckets(bucket.bucket_id)
+    assert isinstance(listed, mixpeek.SyncListResponse)
+    assert listed.results == [created]
+    assert listed.total == 1
+    assert listed.pagination.total == 1
+
+    updated = syncs.update_sync_configuration_buckets_id_config(
+        bucket.bucket_id,
+        sync_id,
+        mixpeek.SyncUpdateRequest(batch_size=10, metadata={"team": "ops"}),
+    )
+
+    assert isinstance(updated, mixpeek.SyncConfigurationModel)
+    assert updated.batch_size == 10
+    assert updated.metadata == {"team": "ops"}  # replaced, not merged (D4)
+    assert updated.description == "camera uploads"
+    assert updated.polling_interval_seconds == 300
+    assert updated.created_at == created.created_at
+    assert updated.updated_at > created.updated_at
+    assert get(bucket.bucket_id, sync_id) == updated
+
+    deleted = syncs.delete_sync_configuration_buckets_id_config(bucket.bucket_id, sync_id)
+    assert deleted == {"success": True, "sync_config_id": sync_id}
+    assert_not_found(mixpeek, lambda: get(bucket.bucket_id, sync_id))
+    assert syncs.list_sync_configurations_buckets(bucket.bucket_id).results == []
+
+
+def test_sync_list_filters_sent_by_the_sdk(
+    mixpeek: ModuleType,
+    syncs: Any,
+    make_bucket: Callable[[str], Any],
+    make_connection: Callable[[str], Any],
+) -> None:
+    bucket = make_bucket("sdk_filter_bucket")
+    first = make_connection("sdk-filter-first")
+    second = make_connection("sdk-filter-second")
+    kept = syncs.create_sync_configuration_buckets(
+        bucket.bucket_id,
+        mixpeek.SyncCreateRequest(connection_id=first.connection_id, source_path="a"),
+    )
+    syncs.create_sync_configuration_buckets(
+        bucket.bucket_id,
+        mixpeek.SyncCreateRequest(connection_id=second.connection_id, source_path="b"),
+    )
+    suspended = syncs.update_sync_configuration_buckets_id_config(
+        bucket.bucket_id,
+        kept.sync_config_id,
+        mixpeek.SyncUpdateRequest(status=mixpeek.TaskStatusEnum.SUSPENDED),
+    )
+    assert suspended.status == mixpeek.TaskStatusEnum.SUSPENDED
+
+    def list_where(**filters: Any) -> Any:
+        return syncs.list_sync_configurations_buckets(
+            bucket.bucket_id,
+            list_sync_configurations_request=mixpeek.ListSyncConfigurationsRequest(**filters),
+        )
+
+    assert list_where(connection_id=first.connection_id).results == [suspended]
+    assert list_where(status=mixpeek.TaskStatusEnum.SUSPENDED).results == [suspended]
+    assert list_where(status=mixpeek.TaskStatusEnum.PENDING, is_active=True).total == 1
+    unfiltered = list_where()
+    assert unfiltered.total == 2
+    assert {sync.source_path for sync in unfiltered.results} == {"a", "b"}
