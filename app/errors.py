@@ -192,11 +192,28 @@ def validation_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 
 def validation_error(errors: Sequence[Any]) -> ValidationError:
+    if errors and errors[0].get("type") == "json_invalid":
+        return _malformed_json(errors[0])
     items = validation_error_details(errors)
     fields = sorted({".".join(item["location"][1:]) or item["location"][0] for item in items})
     return ValidationError(
         "Request validation failed: " + ", ".join(fields),
         details={"validation_errors": items},
+    )
+
+
+def _malformed_json(error: Any) -> ValidationError:
+    """FastAPI reports malformed JSON at ``("body", <character offset>)``; say it plainly."""
+    reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+    position = error.get("loc", ("body", "?"))[-1]
+    message = f"Malformed JSON in the request body: {reason} at character {position}."
+    return ValidationError(
+        message,
+        details={
+            "validation_errors": [
+                {"type": "json_invalid", "location": ["body"], "message": message}
+            ]
+        },
     )
 
 

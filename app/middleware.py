@@ -1,8 +1,8 @@
 """The checks every request passes before routing, in the vendor mock's fixed order.
 
 1. authentication (CONTRACT.md D7: before anything else, even whether the route exists);
-2. the body: at most ``max_body_bytes`` (413), JSON when there is one (415), and text that can
-   be stored (no unpaired UTF-16 surrogates, which ``\\ud800`` escapes can smuggle in);
+2. the body: at most ``max_body_bytes`` (413), JSON when there is one (415), and JSON that can
+   be stored and sent back as it came (see ``_check_storable_json``);
 3. then FastAPI routes, validates and calls the handler.
 
 It is plain ASGI rather than Starlette's BaseHTTPMiddleware, which would cost a task and two
@@ -10,6 +10,8 @@ queues per request on the hot path.
 """
 
 import json
+import math
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -24,6 +26,7 @@ from app.errors import (
     PayloadTooLargeError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
+    ValidationError,
     error_body,
 )
 
@@ -57,7 +60,7 @@ class RequestGuard:
             if scope["method"] in _BODY_METHODS:
                 receive = await self._checked_body(headers, receive)
         except ApiError as exc:
-            await _send_error(send, exc.status, exc.type, exc.message, exc.headers)
+            await _send_error(send, exc)
             return
         await self.app(scope, receive, send)
 
@@ -82,7 +85,7 @@ class RequestGuard:
         body = b"".join(chunks)
         if body:
             _check_content_type(headers.get(b"content-type"))
-            _check_storable_text(body)
+            _check_storable_json(body)
 
         sent = False
 
@@ -126,34 +129,64 @@ def _check_content_type(raw: bytes | None) -> None:
     )
 
 
-def _check_storable_text(body: bytes) -> None:
-    """Reject JSON whose strings hold unpaired surrogates: they cannot be stored as UTF-8.
+def _reject_constant(name: str) -> Any:
+    raise _NotStorableError(f"JSON has no {name}: numbers must be finite.")
 
-    Only a ``\\uD8xx``..``\\uDFxx`` escape can produce one, so most bodies skip the parse.
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NotStorableError(f"The number {text[:40]} is too large to store.")
+    return value
+
+
+class _NotStorableError(ValueError):
+    pass
+
+
+def _check_storable_json(body: bytes) -> None:
+    """Refuse what parses as JSON but could not be stored or sent back as it came.
+
+    - text that is not UTF-8 (RFC 8259), including raw surrogate bytes: 400;
+    - ``NaN``, ``Infinity`` and numbers too large for a float (Python's parser takes them): 422;
+    - strings holding an unpaired UTF-16 surrogate, which a ``\\ud800`` escape can produce: 400;
+    - nesting too deep to parse at all: 400 (shallower free-form JSON has its own limit).
+    Malformed JSON passes through, for FastAPI to answer with its own 422.
     """
-    lowered = body.lower()
-    if b"\\ud" not in lowered:
-        return
     try:
-        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequestError(
-            "Request body contains a string with an unpaired UTF-16 surrogate."
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequestError("Request body is not valid UTF-8.") from None
+    try:
+        parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NotStorableError as exc:
+        raise ValidationError(
+            str(exc),
+            details={
+                "validation_errors": [
+                    {"type": "finite_number", "location": ["body"], "message": str(exc)}
+                ]
+            },
         ) from None
-    except ValueError:
-        return  # not valid JSON: FastAPI answers that with its own 422 / 400
     except RecursionError:
-        return  # nested too deep: FastAPI's parser refuses it the same way
+        raise BadRequestError("Request body is nested too deeply to parse.") from None
+    except ValueError:
+        return
+    if "\\ud" in text.lower():
+        try:
+            json.dumps(parsed, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise BadRequestError(
+                "Request body contains a string with an unpaired UTF-16 surrogate."
+            ) from None
 
 
-async def _send_error(
-    send: Send, status: int, type_: str, message: str, headers: dict[str, str]
-) -> None:
-    body = error_body(status, type_, message)
+async def _send_error(send: Send, exc: ApiError) -> None:
+    body = error_body(exc.status, exc.type, exc.message, code=exc.code, details=exc.details)
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
-        *((name.lower().encode(), value.encode()) for name, value in headers.items()),
+        *((name.lower().encode(), value.encode()) for name, value in exc.headers.items()),
     ]
-    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.start", "status": exc.status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})

@@ -10,6 +10,9 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+# Integers are stored in SQLite, whose integers are signed 64-bit: larger ones are a 422.
+INT64_MAX = 2**63 - 1
+
 # Free-form JSON objects (metadata and the like) may nest this deep and no deeper: deep enough
 # for any real document, shallow enough that encoding one can never exhaust the stack.
 MAX_JSON_DEPTH = 32

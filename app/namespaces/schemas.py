@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, StrictStr
 
-from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel
+from app.schemas import INT64_MAX, JsonObject, Pagination, RequestModel, ResponseModel
 
 NamespaceName = Annotated[str, Field(strict=True, min_length=3, max_length=64)]
 
@@ -50,7 +50,7 @@ class NamespaceOptions(RequestModel):
     features: list[StrictStr] | None = None
     vector_configs: list[JsonObject] | None = None
     adaptive_indexing: StrictBool | None = None
-    ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=2**63 - 1)] | None = None
+    ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=INT64_MAX)] | None = None
     infrastructure: JsonObject | None = None
     trusted_issuers: Annotated[list[JsonObject], Field(max_length=5)] | None = None
     tiering: JsonObject | None = None

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError, core_schema
 
 from app.errors import MSG_EMPTY_UPDATE
 from app.schemas import (
+    INT64_MAX,
     JsonObject,
     Pagination,
     RequestModel,
@@ -36,9 +37,9 @@ MAX_METADATA_KEYS = 50
 
 PollingInterval = Annotated[int, Field(strict=True, ge=30, le=900)]
 BatchSize = Annotated[int, Field(strict=True, ge=1, le=100)]
-MaxObjectsPerRun = Annotated[int, Field(strict=True, ge=1)]
+MaxObjectsPerRun = Annotated[int, Field(strict=True, ge=1, le=INT64_MAX)]
 SyncConcurrency = Annotated[int, Field(strict=True, ge=1, le=100)]
-NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 Description = Annotated[str, Field(strict=True, max_length=MAX_DESCRIPTION_LENGTH)]
 Metadata = Annotated[JsonObject, Field(max_length=MAX_METADATA_KEYS)]
 StringList = list[StrictStr]
@@ -114,7 +115,7 @@ class IngestFilterOnError(StrEnum):
 
 class IngestFilter(RequestModel):
     retriever_id: Annotated[str, Field(strict=True, min_length=1)]
-    retriever_version: Annotated[int, Field(strict=True, ge=1)] | None = None
+    retriever_version: Annotated[int, Field(strict=True, ge=1, le=INT64_MAX)] | None = None
     action: IngestFilterAction | None = None
     on_error: IngestFilterOnError | None = None
     timeout_seconds: Annotated[int, Field(strict=True, ge=1, le=300)] = 30
