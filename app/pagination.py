@@ -76,6 +76,16 @@ def fetch_page(
     return rows, total
 
 
+def where_equal(filters: dict[str, Any]) -> tuple[str, list[Any]]:
+    """A ``where`` clause ANDing ``column = value`` for every filter that is not None.
+
+    Column names come from code; values travel as parameters.
+    """
+    given = {column: value for column, value in filters.items() if value is not None}
+    clause = " AND ".join(f"{column} = ?" for column in given) or "1"
+    return clause, list(given.values())
+
+
 def name_contains(column: str, search: str, *, case_sensitive: bool) -> tuple[str, list[Any]]:
     """A ``where`` clause (and its parameter) matching names that contain ``search``."""
     if case_sensitive:

@@ -10,7 +10,7 @@ from app import identifiers
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
-from app.pagination import Page, fetch_page
+from app.pagination import Page, fetch_page, where_equal
 from app.schemas import TaskStatusEnum
 
 from .schemas import CONFIG_MODELS, StorageConnectionModel, StorageProvider
@@ -126,16 +126,14 @@ def list_connections(
     status: str | None,
     is_active: bool | None,
 ) -> tuple[list[Row], int]:
-    where = "internal_id = ?"
-    params: list[Any] = [internal_id]
-    for column, value in (
-        ("provider_type", provider_type),
-        ("status", status),
-        ("is_active", is_active),
-    ):
-        if value is not None:
-            where += f" AND {column} = ?"
-            params.append(value)
+    where, params = where_equal(
+        {
+            "internal_id": internal_id,
+            "provider_type": provider_type,
+            "status": status,
+            "is_active": is_active,
+        }
+    )
     return fetch_page(
         db,
         table="storage_connections",

@@ -7,7 +7,7 @@ from app.clock import next_update_time, utc_now
 from app.connections.service import resolve_connection
 from app.db.database import Database, Row
 from app.errors import NotFoundError
-from app.pagination import Page, fetch_page
+from app.pagination import Page, fetch_page, where_equal
 from app.schemas import TaskStatusEnum
 from app.scopes import InBucket
 
@@ -105,16 +105,14 @@ def list_syncs(
     is_active: bool | None,
 ) -> tuple[list[Row], int]:
     """The bucket's syncs matching every given filter, newest first (D12)."""
-    where = "bucket_id = ?"
-    params: list[Any] = [bucket_id]
-    for column, value in (
-        ("connection_id", connection_id),
-        ("status", status),
-        ("is_active", is_active),
-    ):
-        if value is not None:
-            where += f" AND {column} = ?"
-            params.append(value)
+    where, params = where_equal(
+        {
+            "bucket_id": bucket_id,
+            "connection_id": connection_id,
+            "status": status,
+            "is_active": is_active,
+        }
+    )
     return fetch_page(
         db,
         table=TABLE,
