@@ -14,12 +14,9 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 
-from app.buckets.service import bucket_id_of
 from app.db.database import Database
-from app.errors import MSG_MISSING_NAMESPACE, BadRequestError
 from app.middleware import principal_of
-from app.namespaces.service import namespace_id_of
-from app.scopes import Caller, InBucket, InNamespace
+from app.scopes import Caller, InBucket, InNamespace, in_bucket, in_namespace
 
 NamespaceHeader = Annotated[
     str | None,
@@ -45,22 +42,10 @@ async def get_caller(request: Request) -> Caller:
     return Caller(database_of(request), principal_of(request.scope))
 
 
-def _in_namespace(request: Request, header: str | None, query: str | None) -> InNamespace:
-    identifier = header if header is not None else query
-    if not identifier:
-        raise BadRequestError(MSG_MISSING_NAMESPACE)
-    database = database_of(request)
-    principal = principal_of(request.scope)
-    namespace_id = namespace_id_of(
-        database, internal_id=principal.internal_id, identifier=identifier
-    )
-    return InNamespace(database, principal, namespace_id)
-
-
 async def get_namespace_scope(
     request: Request, x_namespace: NamespaceHeader = None, namespace: NamespaceQuery = None
 ) -> InNamespace:
-    return _in_namespace(request, x_namespace, namespace)
+    return in_namespace(database_of(request), principal_of(request.scope), x_namespace, namespace)
 
 
 async def get_bucket_scope(
@@ -69,9 +54,9 @@ async def get_bucket_scope(
     x_namespace: NamespaceHeader = None,
     namespace: NamespaceQuery = None,
 ) -> InBucket:
-    scope = _in_namespace(request, x_namespace, namespace)
-    found_id = bucket_id_of(scope.database, namespace_id=scope.namespace_id, identifier=bucket_id)
-    return InBucket(scope.database, scope.principal, scope.namespace_id, found_id)
+    return in_bucket(
+        database_of(request), principal_of(request.scope), x_namespace, namespace, bucket_id
+    )
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]

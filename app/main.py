@@ -1,5 +1,6 @@
 """The application factory: one FastAPI app per call, configured by the settings it is given."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,10 +10,12 @@ from fastapi.routing import APIRoute
 from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
 from app.connections.routes import router as connections_router
+from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
 from app.errors import install_error_handlers
 from app.health import router as health_router
+from app.hotpath import SyncHotPath
 from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
 from app.openapi import install_openapi
@@ -29,10 +32,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.open(settings.database_url)
         upgrade_to_head(database.conn, settings.database_url)
+        database.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer does it
         app.state.database = database
+        checkpointer = Checkpointer(settings.database_url)
+        checkpointer.start()
+        # Everything built so far lives as long as the process: keep it out of the garbage
+        # collector's generations, so that collections during requests stay short.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            await checkpointer.stop()
             database.close()
 
     app = FastAPI(
@@ -45,16 +56,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # No 307 to the path without its trailing slash: the decoded path of ".../sync_x%2F"
         # would redirect a DELETE onto ".../sync_x". A trailing slash is simply not a route.
         redirect_slashes=False,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
+    # Middleware added last runs first: the guard authenticates and checks the body, then the
+    # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
+    app.add_middleware(SyncHotPath)
     app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
     routers = (syncs_router, health_router, buckets_router, namespaces_router, connections_router)
-    for router in routers:
-        app.include_router(router)
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)
     ]
+    app.router.routes.extend(app.state.api_routes)
     install_openapi(app)
     return app

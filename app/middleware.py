@@ -34,6 +34,8 @@ from app.errors import (
 PUBLIC_PATHS = frozenset(
     {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
+# Where the guard leaves the body it parsed, in the request's state, for app.hotpath.
+PARSED_BODY = "parsed_json_body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -58,13 +60,15 @@ class RequestGuard:
                 database: Database = scope["app"].state.database
                 scope.setdefault("state", {})["principal"] = _authenticate(database, headers)
             if scope["method"] in _BODY_METHODS:
-                receive = await self._checked_body(headers, receive)
+                receive = await self._checked_body(scope, headers, receive)
         except ApiError as exc:
             await _send_error(send, exc)
             return
         await self.app(scope, receive, send)
 
-    async def _checked_body(self, headers: dict[bytes, bytes], receive: Receive) -> Receive:
+    async def _checked_body(
+        self, scope: Scope, headers: dict[bytes, bytes], receive: Receive
+    ) -> Receive:
         """Read the whole body within the limit, check it, and hand it on unchanged."""
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -85,7 +89,9 @@ class RequestGuard:
         body = b"".join(chunks)
         if body:
             _check_content_type(headers.get(b"content-type"))
-            _check_storable_json(body)
+            parsed = _check_storable_json(body)
+            if parsed is not None:
+                scope.setdefault("state", {})[PARSED_BODY] = parsed
 
         sent = False
 
@@ -144,7 +150,7 @@ class _NotStorableError(ValueError):
     pass
 
 
-def _check_storable_json(body: bytes) -> None:
+def _check_storable_json(body: bytes) -> Any:
     """Refuse what parses as JSON but could not be stored or sent back as it came.
 
     - text that is not UTF-8 (RFC 8259), including raw surrogate bytes: 400;
@@ -152,6 +158,7 @@ def _check_storable_json(body: bytes) -> None:
     - strings holding an unpaired UTF-16 surrogate, which a ``\\ud800`` escape can produce: 400;
     - nesting too deep to parse at all: 400 (shallower free-form JSON has its own limit).
     Malformed JSON passes through, for FastAPI to answer with its own 422.
+    Returns the parsed body (None when it is malformed), so that it need not be parsed again.
     """
     try:
         text = body.decode("utf-8")
@@ -170,8 +177,10 @@ def _check_storable_json(body: bytes) -> None:
         ) from None
     except RecursionError:
         raise BadRequestError("Request body is nested too deeply to parse.") from None
-    except ValueError:
-        return
+    except json.JSONDecodeError:
+        return None
+    except ValueError as exc:  # e.g. an integer literal longer than Python will convert
+        raise BadRequestError(f"Request body could not be parsed: {exc}") from None
     if "\\ud" in text.lower():
         try:
             json.dumps(parsed, ensure_ascii=False).encode("utf-8")
@@ -179,6 +188,7 @@ def _check_storable_json(body: bytes) -> None:
             raise BadRequestError(
                 "Request body contains a string with an unpaired UTF-16 surrogate."
             ) from None
+    return parsed
 
 
 async def _send_error(send: Send, exc: ApiError) -> None:

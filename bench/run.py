@@ -4,15 +4,16 @@ One run, on this machine:
 
 1. starts mixpeek-mock on a fresh SQLite database in a temporary folder, seeds a bucket, a storage
    connection and a sync over HTTP, and captures the server's answer to the benchmarked PATCH;
-2. times a few starts of the server on that existing database: process start to the first 200
-   from GET /v1/health, polled every 5 ms;
+2. times a few starts of the server on that existing database, and as many of Prism: process
+   start to the first 200 from GET /v1/health, polled every 5 ms;
 3. drives three targets, one after another, with the same PATCH, using wrk:
    - the ceiling, bench/ceiling_app.py: bare Starlette on uvicorn serving the captured bytes;
    - mixpeek-mock itself;
    - Stoplight Prism mocking the PATCH from the vendor's OpenAPI document;
    each server pinned to CPU 0 and wrk (one thread) pinned to CPU 1, at 4 and 32 connections,
    each measurement after a short warm-up;
-4. prints a table, the ratios, start times, memory after load and pass/fail against the targets,
+4. prints a table (with the CPU the server used, and what else ran on its CPU, so that a noisy
+   machine shows), the ratios, start times, memory after load and pass/fail against the targets,
    and writes the same results as JSON when asked.
 
 Missed targets are reported, not fatal. The exit status is 1 only when the run itself failed: a
@@ -160,18 +161,6 @@ class Launch:
 
 
 @dataclass(frozen=True)
-class Workload:
-    """The request every target is driven with, and how."""
-
-    path: str
-    headers: dict[str, str]
-    wrk: str
-    script: Path
-    duration_s: int
-    warmup_s: int
-
-
-@dataclass(frozen=True)
 class Running:
     """A started target server and how long it took to answer its first health check."""
 
@@ -249,6 +238,21 @@ def rss_mib(pid: int) -> float:
                 if line.startswith("VmRSS:"):
                     total_kib += int(line.split()[1])
     return total_kib / 1024
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU time used so far by a server, and by anything on its CPU."""
+
+    server_s: float
+    busy_s: float
+
+    @classmethod
+    def take(cls, pid: int) -> CpuSample:
+        return cls(cpu_seconds(pid), cpu_busy_seconds(SERVER_CPU))
+
+    def __sub__(self, other: CpuSample) -> CpuSample:
+        return CpuSample(self.server_s - other.server_s, self.busy_s - other.busy_s)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -465,6 +469,18 @@ def ceiling_launch(python: Path, captured: Answer, workdir: Path) -> Launch:
 # --- wrk ----------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Workload:
+    """The request every target is driven with, and how."""
+
+    path: str
+    headers: dict[str, str]
+    wrk: str
+    script: Path
+    duration_s: int
+    warmup_s: int
+
+
 def ensure_wrk() -> str:
     """Return wrk's path, installing Debian's package when missing and allowed."""
     found = shutil.which("wrk")
@@ -519,21 +535,6 @@ def run_wrk(wrk: str, url: str, script: Path, connections: int, seconds: int) ->
             summary: dict[str, int] = json.loads(line.removeprefix("BENCH_RESULT "))
             return summary
     raise BenchError(f"wrk printed no summary:\n{completed.stdout}")
-
-
-@dataclass(frozen=True)
-class CpuSample:
-    """CPU time used so far by a server, and by anything on its CPU."""
-
-    server_s: float
-    busy_s: float
-
-    @classmethod
-    def take(cls, pid: int) -> CpuSample:
-        return cls(cpu_seconds(pid), cpu_busy_seconds(SERVER_CPU))
-
-    def __sub__(self, other: CpuSample) -> CpuSample:
-        return CpuSample(self.server_s - other.server_s, self.busy_s - other.busy_s)
 
 
 def measure(target: Running, workload: Workload) -> list[LoadResult]:
@@ -695,7 +696,8 @@ def contention_lines(results: Results) -> list[str]:
         return []
     return [
         f"warning: other work took up to {busiest.other_cpu:.0%} of CPU {SERVER_CPU} during the "
-        "runs (column 'other'): these numbers understate the servers; rerun on a quiet machine",
+        "runs (column 'other'):",
+        "  these numbers understate the servers; rerun on a quiet machine",
     ]
 
 

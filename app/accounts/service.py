@@ -100,7 +100,7 @@ def add_key(db: Database, org: Organization, key: str) -> bool:
                 raise ValueError("that key already belongs to another organization")
             if row["revoked_at"] is None:
                 return False
-            db.update("api_keys", "key_hash", key_hash, {"revoked_at": None})
+            db.update("api_keys", {"revoked_at": None}, where="key_hash = ?", params=[key_hash])
             return True
         db.insert(
             "api_keys",

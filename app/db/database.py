@@ -129,14 +129,19 @@ class Database:
             [to_column(value) for value in values.values()],
         )
 
-    def update(self, table: str, key: str, key_value: str, values: Mapping[str, Any]) -> int:
-        """Update one row by its primary key; the number of rows changed (0 or 1)."""
+    def update(
+        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
+    ) -> Row | None:
+        """Set ``values`` on the row matching ``where``; that row as it now is, or None.
+
+        ``where`` must select at most one row. Names come from code, never from a request.
+        """
         assignments = ", ".join(f'"{name}" = ?' for name in values)
-        params = [to_column(value) for value in values.values()]
-        params.append(key_value)
-        return self.conn.execute(
-            f'UPDATE "{table}" SET {assignments} WHERE "{key}" = ?', params
-        ).rowcount
+        row: Row | None = self.conn.execute(
+            f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
+            [*(to_column(value) for value in values.values()), *params],
+        ).fetchone()
+        return row
 
     @contextmanager
     def transaction(self) -> Iterator["Database"]:

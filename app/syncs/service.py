@@ -5,7 +5,7 @@ from typing import Any
 from app import identifiers
 from app.clock import next_update_time, utc_now
 from app.connections.service import resolve_connection
-from app.db.database import Database, Row
+from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
 from app.pagination import Page, fetch_page, where_equal
 from app.schemas import TaskStatusEnum
@@ -82,15 +82,29 @@ def update_sync(
 ) -> dict[str, Any]:
     """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record.
 
-    The read and the write are one transaction holding the write lock, so two PATCHes racing
-    on one record both take effect (D4).
+    Each write is atomic on its own, so two PATCHes racing on one record both take effect
+    (D4), and ``updated_at`` strictly increases (D3):
+    - usually one statement does it all, setting ``updated_at`` to now on condition that now is
+      later than the stored value;
+    - when it is not (two writes within a microsecond, or the clock stepped back), or when
+      nothing matched, a transaction holding the write lock reads the record (404 if there is
+      none) and sets ``updated_at`` one microsecond past it.
     """
     if "metadata" in changes and changes["metadata"] is None:
         changes["metadata"] = {}  # null clears metadata to an empty object
+    now = utc_now()
+    row = db.update(
+        TABLE,
+        {**changes, "updated_at": now},
+        where="sync_config_id = ? AND bucket_id = ? AND updated_at < ?",
+        params=[sync_config_id, bucket_id, to_column(now)],
+    )
+    if row is not None:
+        return dict(row)
     with db.transaction():
         record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
         changes["updated_at"] = next_update_time(record["updated_at"])
-        db.update(TABLE, "sync_config_id", sync_config_id, changes)
+        db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
     record.update(changes)
     return record
 
