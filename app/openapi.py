@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from app.errors import ErrorResponse
 from app.middleware import PUBLIC_PATHS
+from app.schemas import INT64_MAX
 
 BEARER_SCHEME = "HTTPBearer"
 
@@ -77,7 +78,22 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                     "description": _ERROR_DESCRIPTIONS[status],
                     "content": error_content,
                 }
+    _integral_bounds(spec)
     return spec
+
+
+def _integral_bounds(node: Any) -> None:
+    """Write integer bounds as integers. FastAPI's OpenAPI models hold them as floats, which
+    turns 2**63 - 1 into 2**63 (and 30 into 30.0)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("minimum", "maximum") and isinstance(value, float) and value.is_integer():
+                node[key] = INT64_MAX if value >= INT64_MAX else int(value)
+            else:
+                _integral_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _integral_bounds(item)
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -1,14 +1,16 @@
-"""What the fuzz tests add to ``openapi.json`` before schemathesis reads it.
+"""What the fuzz tests add to ``openapi.json`` and to the cases schemathesis generates from it.
 
 Two things a spec alone cannot give a fuzzer:
 
 * **Links** (OpenAPI 3 ``links``) from each create to the calls that use what it made, so the
   stateful test walks create → get / patch / delete on records that exist. ``openapi.json``
-  declares none; ``LINKS`` below is the list to add there, and ``with_links`` adds it to a copy.
-* **Real identifiers.** Generated path parameters are random strings, so without help nearly every
-  get, patch and delete would be a 404 and PATCH validation on a stored record would never run.
-  ``Seeded`` holds one namespace, bucket, connection and sync made on the server under test, and
-  the hooks in ``steer_to_seeded`` send part of the generated cases to them.
+  declares none; ``LINKS`` is the list that belongs there, and ``with_links`` adds it to a copy.
+* **Real identifiers.** Generated path parameters are random strings, so without help every
+  get, patch and delete would be a 404, and PATCH would never validate a body against a stored
+  record. ``steer_to_seeded`` makes part of the cases name a seeded record instead. The records
+  are made on the server when the tests run, after schemathesis has built its cases, so a steered
+  case carries a placeholder (``seeded.bucket_id``) that ``Seeded.resolve`` swaps for the real
+  value just before the request is sent.
 """
 
 import copy
@@ -16,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hypothesis import strategies as st
-
-from schemathesis import HookContext
+from schemathesis import Case, HookContext
+from schemathesis.core.parameters import ParameterLocation
+from schemathesis.generation.meta import TestPhase
 from schemathesis.schemas import BaseSchema
 
 CREATE_NAMESPACE = "create_namespace_v1_namespaces_post"
@@ -33,29 +36,26 @@ UPDATE_SYNC = "update_sync_v1_buckets__bucket_id__syncs__sync_config_id__patch"
 DELETE_SYNC = "delete_sync_v1_buckets__bucket_id__syncs__sync_config_id__delete"
 CREATE_CONNECTION = "create_connection_v1_organizations_connections_post"
 GET_CONNECTION = "get_connection_v1_organizations_connections__connection_identifier__get"
-DELETE_CONNECTION = (
-    "delete_connection_v1_organizations_connections__connection_identifier__delete"
-)
-
-CREATE_SYNC_LABEL = "POST /v1/buckets/{bucket_id}/syncs"
+DELETE_CONNECTION = "delete_connection_v1_organizations_connections__connection_identifier__delete"
 
 _NAMESPACE = {"namespace_identifier": "$response.body#/namespace_id"}
 _BUCKET = {"bucket_identifier": "$response.body#/bucket_id"}
+_BUCKET_ID = {"bucket_id": "$response.body#/bucket_id"}
 _CONNECTION = {"connection_identifier": "$response.body#/connection_id"}
 _SYNC = {
     "bucket_id": "$response.body#/bucket_id",
     "sync_config_id": "$response.body#/sync_config_id",
 }
 
-# (operationId of the create, link name, operationId of the target, parameter mapping), all on the
-# create's 200 response.
+# (operationId of a create, link name, operationId of the target, parameter mapping): each goes
+# under ``responses["200"].links`` of the create.
 LINKS: list[tuple[str, str, str, dict[str, str]]] = [
     (CREATE_NAMESPACE, "GetNamespace", GET_NAMESPACE, _NAMESPACE),
     (CREATE_NAMESPACE, "DeleteNamespace", DELETE_NAMESPACE, _NAMESPACE),
     (CREATE_BUCKET, "GetBucket", GET_BUCKET, _BUCKET),
     (CREATE_BUCKET, "DeleteBucket", DELETE_BUCKET, _BUCKET),
-    (CREATE_BUCKET, "CreateSync", CREATE_SYNC, {"bucket_id": "$response.body#/bucket_id"}),
-    (CREATE_BUCKET, "ListSyncs", LIST_SYNCS, {"bucket_id": "$response.body#/bucket_id"}),
+    (CREATE_BUCKET, "CreateSync", CREATE_SYNC, _BUCKET_ID),
+    (CREATE_BUCKET, "ListSyncs", LIST_SYNCS, _BUCKET_ID),
     (CREATE_CONNECTION, "GetConnection", GET_CONNECTION, _CONNECTION),
     (CREATE_CONNECTION, "DeleteConnection", DELETE_CONNECTION, _CONNECTION),
     (CREATE_SYNC, "GetSync", GET_SYNC, _SYNC),
@@ -65,7 +65,7 @@ LINKS: list[tuple[str, str, str, dict[str, str]]] = [
 
 
 def with_links(spec: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``spec`` with ``LINKS`` on the 200 responses (kept if the spec has its own)."""
+    """A copy of ``spec`` with ``LINKS`` on the 200 responses (the spec's own links win)."""
     spec = copy.deepcopy(spec)
     operations = {
         operation["operationId"]: operation
@@ -73,70 +73,105 @@ def with_links(spec: dict[str, Any]) -> dict[str, Any]:
         for operation in methods.values()
     }
     for source, name, target, parameters in LINKS:
-        assert target in operations, f"no operation {target} in openapi.json"
+        assert target in operations, f"openapi.json has no operation {target}"
         links = operations[source]["responses"]["200"].setdefault("links", {})
         links.setdefault(name, {"operationId": target, "parameters": parameters})
     return spec
 
 
+# For each path parameter, the placeholders of the seeded records it may name.
+PATH_PLACEHOLDERS = {
+    "namespace_identifier": ["seeded.namespace_id", "seeded.namespace_name"],
+    "bucket_identifier": ["seeded.bucket_id", "seeded.bucket_name"],
+    "bucket_id": ["seeded.bucket_id", "seeded.bucket_name"],
+    "connection_identifier": ["seeded.connection_id", "seeded.connection_name"],
+    "sync_config_id": ["seeded.sync_config_id"],
+}
+CONNECTION_PLACEHOLDERS = ["seeded.connection_id", "seeded.connection_name"]
+
+
 @dataclass
 class Seeded:
-    """Records made on the server under test, that generated cases are steered to."""
+    """Records made on the server under test: placeholder → the real value."""
 
-    namespace_id: str = ""
-    bucket_id: str = ""
-    bucket_name: str = ""
-    connection_id: str = ""
-    connection_name: str = ""
-    sync_config_id: str = ""
-    ready: bool = field(default=False)
+    values: dict[str, str] = field(default_factory=dict)
 
-    def path_values(self) -> dict[str, list[str]]:
-        """For each path parameter, the real values it may take."""
-        return {
-            "namespace_identifier": [self.namespace_id],
-            "bucket_identifier": [self.bucket_id, self.bucket_name],
-            "bucket_id": [self.bucket_id, self.bucket_name],
-            "connection_identifier": [self.connection_id, self.connection_name],
-            "sync_config_id": [self.sync_config_id],
-        }
+    def resolve(self, case: Case[Any]) -> None:
+        """Swap the placeholders in ``case`` for the seeded records' real values."""
+        for name, value in (case.path_parameters or {}).items():
+            if isinstance(value, str) and value in self.values:
+                case.path_parameters[name] = self.values[value]
+        body = case.body
+        if isinstance(body, dict):
+            connection = body.get("connection_id")
+            if isinstance(connection, str) and connection in self.values:
+                body["connection_id"] = self.values[connection]
 
 
-def steer_to_seeded(schema: BaseSchema, seeded: Seeded) -> None:
-    """Register hooks on ``schema`` that send some cases to the seeded records.
+def _is_create_sync(context: HookContext) -> bool:
+    return context.operation is not None and context.operation.label == (
+        "POST /v1/buckets/{bucket_id}/syncs"
+    )
 
-    Each path parameter keeps its generated value or takes a real one, so get, patch and delete
-    answer 200 (and run their validation on a stored record) as well as 404. A create-sync body
-    that names a connection sometimes names the seeded one, so the create can succeed.
+
+def steer_to_seeded(schema: BaseSchema) -> None:
+    """Register hooks on ``schema`` that aim part of the cases at the seeded records.
+
+    Fuzzing: each generated set of path parameters is kept or replaced by seeded ones, as
+    Hypothesis draws, so get, patch and delete answer 200 as well as 404; a create-sync body
+    likewise sometimes names the seeded connection.
+
+    Coverage (the deterministic cases schemathesis derives from the schema's bounds): every case
+    that does not vary a path parameter is aimed at the seeded records, so each body variant is
+    validated against a bucket and sync that exist rather than answered 404 by the lookup.
     """
 
     @schema.hook("flatmap_path_parameters")
-    def real_path_parameters(
+    def seeded_path_parameters(
         context: HookContext, path_parameters: dict[str, Any]
     ) -> st.SearchStrategy[dict[str, Any]]:
-        if not seeded.ready or not path_parameters:
+        if not path_parameters:
             return st.just(path_parameters)
-        options = seeded.path_values()
-        real = {
-            name: st.sampled_from(options[name]) if name in options else st.just(value)
-            for name, value in path_parameters.items()
-        }
-        return st.one_of(st.just(path_parameters), st.fixed_dictionaries(real))
+        seeded = st.fixed_dictionaries(
+            {
+                name: st.sampled_from(PATH_PLACEHOLDERS[name])
+                if name in PATH_PLACEHOLDERS
+                else st.just(value)
+                for name, value in path_parameters.items()
+            }
+        )
+        return st.one_of(st.just(path_parameters), seeded)
 
     @schema.hook("flatmap_body")
-    def real_connection(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
-        operation = context.operation
+    def seeded_connection(context: HookContext, body: Any) -> st.SearchStrategy[Any]:
         if (
-            not seeded.ready
-            or operation is None
-            or operation.label != CREATE_SYNC_LABEL
+            not _is_create_sync(context)
             or not isinstance(body, dict)
             or "connection_id" not in body
         ):
             return st.just(body)
         return st.one_of(
             st.just(body),
-            st.sampled_from([seeded.connection_id, seeded.connection_name]).map(
+            st.sampled_from(CONNECTION_PLACEHOLDERS).map(
                 lambda connection: {**body, "connection_id": connection}
             ),
         )
+
+    @schema.hook("map_case")
+    def seeded_coverage_case(context: HookContext, case: Case[Any]) -> Case[Any]:
+        meta = case.meta
+        if meta is None or meta.phase.name != TestPhase.COVERAGE:
+            return case
+        varied = getattr(meta.phase.data, "parameter_location", None)
+        if varied != ParameterLocation.PATH:
+            for name, value in (case.path_parameters or {}).items():
+                if name in PATH_PLACEHOLDERS and isinstance(value, str):
+                    case.path_parameters[name] = PATH_PLACEHOLDERS[name][0]
+        body = case.body
+        if (
+            _is_create_sync(context)
+            and isinstance(body, dict)
+            and isinstance(body.get("connection_id"), str)
+        ):
+            body["connection_id"] = CONNECTION_PLACEHOLDERS[0]
+        return case
