@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.accounts.service import Principal, find_principal
+from app.accounts.service import Principal, PrincipalCache
 from app.db.database import Database
 from app.errors import (
     MSG_INVALID_KEY,
@@ -49,6 +49,7 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.principals = PrincipalCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +59,9 @@ class RequestGuard:
         try:
             if scope["path"] not in PUBLIC_PATHS:
                 database: Database = scope["app"].state.database
-                scope.setdefault("state", {})["principal"] = _authenticate(database, headers)
+                scope.setdefault("state", {})["principal"] = _authenticate(
+                    database, self.principals, headers
+                )
             if scope["method"] in _BODY_METHODS:
                 receive = await self._checked_body(scope, headers, receive)
         except ApiError as exc:
@@ -105,7 +108,9 @@ class RequestGuard:
         return replay
 
 
-def _authenticate(database: Database, headers: dict[bytes, bytes]) -> Principal:
+def _authenticate(
+    database: Database, principals: PrincipalCache, headers: dict[bytes, bytes]
+) -> Principal:
     raw = headers.get(b"authorization")
     if raw is None or not raw.strip():
         raise UnauthorizedError(MSG_MISSING_KEY)
@@ -113,7 +118,7 @@ def _authenticate(database: Database, headers: dict[bytes, bytes]) -> Principal:
     key = key.strip()
     if scheme.lower() != "bearer" or not key or " " in key:
         raise UnauthorizedError(MSG_MALFORMED_AUTH)
-    principal = find_principal(database, key)
+    principal = principals.lookup(database, key)
     if principal is None:
         raise UnauthorizedError(MSG_INVALID_KEY)
     return principal

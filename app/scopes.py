@@ -7,10 +7,10 @@ succeeded, so a service handed an ``InBucket`` knows the bucket is the caller's 
 from dataclasses import dataclass
 
 from app.accounts.service import Principal
-from app.buckets.service import bucket_id_of
+from app.buckets.service import bucket_not_found, ids_in_scope
 from app.db.database import Database
 from app.errors import MSG_MISSING_NAMESPACE, BadRequestError
-from app.namespaces.service import namespace_id_of
+from app.namespaces.service import namespace_id_of, namespace_not_found
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +31,19 @@ class InBucket(InNamespace):
     bucket_id: str
 
 
+def _namespace_identifier(header: str | None, query: str | None) -> str:
+    identifier = header if header is not None else query
+    if not identifier:
+        raise BadRequestError(MSG_MISSING_NAMESPACE)
+    return identifier
+
+
 def in_namespace(
     database: Database, principal: Principal, header: str | None, query: str | None
 ) -> InNamespace:
     """The namespace named by the ``X-Namespace`` header, or else the ``namespace`` query
     parameter: 400 when neither is given, 404 when it is not the caller's (D8)."""
-    identifier = header if header is not None else query
-    if not identifier:
-        raise BadRequestError(MSG_MISSING_NAMESPACE)
+    identifier = _namespace_identifier(header, query)
     namespace_id = namespace_id_of(
         database, internal_id=principal.internal_id, identifier=identifier
     )
@@ -53,8 +58,12 @@ def in_bucket(
     bucket_identifier: str,
 ) -> InBucket:
     """The bucket, by id or name, in the namespace named as above; 404 when it is not there."""
-    scope = in_namespace(database, principal, header, query)
-    bucket_id = bucket_id_of(
-        database, namespace_id=scope.namespace_id, identifier=bucket_identifier
+    identifier = _namespace_identifier(header, query)
+    namespace_id, bucket_id = ids_in_scope(
+        database, internal_id=principal.internal_id, namespace=identifier, bucket=bucket_identifier
     )
-    return InBucket(database, principal, scope.namespace_id, bucket_id)
+    if namespace_id is None:
+        raise namespace_not_found(identifier)
+    if bucket_id is None:
+        raise bucket_not_found(bucket_identifier)
+    return InBucket(database, principal, namespace_id, bucket_id)

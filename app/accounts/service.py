@@ -33,6 +33,33 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class PrincipalCache:
+    """Remembers which principal a key hash belongs to, for as long as nothing has changed.
+
+    Keys are only ever added or revoked by another process (the ``keys`` commands, a second
+    server) or before serving starts, and SQLite's ``data_version`` changes whenever another
+    connection commits to the file. So one cheap pragma per request tells whether the remembered
+    answers still hold, and a revoked key is refused on the very next request.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._principals: dict[str, Principal] = {}
+
+    def lookup(self, db: Database, key: str) -> Principal | None:
+        version = db.scalar("PRAGMA data_version")
+        if version != self._version:
+            self._principals.clear()
+            self._version = version
+        presented = hash_key(key)
+        principal = self._principals.get(presented)
+        if principal is None:
+            principal = find_principal(db, key)
+            if principal is not None:
+                self._principals[presented] = principal
+        return principal
+
+
 def find_principal(db: Database, key: str) -> Principal | None:
     """The principal of a live key, or None for an unknown or revoked one."""
     presented = hash_key(key)

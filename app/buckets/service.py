@@ -12,6 +12,10 @@ from app.pagination import Page, fetch_page, name_contains
 from app.schemas import TaskStatusEnum
 
 
+def bucket_not_found(identifier: str) -> NotFoundError:
+    return NotFoundError(f"Bucket {identifier!r} not found.")
+
+
 def bucket_id_of(db: Database, *, namespace_id: str, identifier: str) -> str:
     """The id of the namespace's bucket with this id or name; 404 otherwise, also when it
     lives in another namespace (D9). An id wins over a name that happens to equal it."""
@@ -23,8 +27,33 @@ def bucket_id_of(db: Database, *, namespace_id: str, identifier: str) -> str:
         (identifier, namespace_id, namespace_id, identifier),
     )
     if bucket_id is None:
-        raise NotFoundError(f"Bucket {identifier!r} not found.")
+        raise bucket_not_found(identifier)
     return bucket_id
+
+
+def ids_in_scope(
+    db: Database, *, internal_id: str, namespace: str, bucket: str
+) -> tuple[str | None, str | None]:
+    """Namespace and bucket ids, each by id or name, in one statement (the hot path's lookup):
+    ``(None, None)`` when the namespace is not the organization's, ``(ns, None)`` when the
+    bucket is not in it. Ids win over names that happen to equal them, as in the two lookups
+    above."""
+    row = db.one(
+        "WITH ns AS ("
+        " SELECT namespace_id FROM namespaces WHERE namespace_id = ?1 AND internal_id = ?2"
+        " UNION ALL"
+        " SELECT namespace_id FROM namespaces WHERE internal_id = ?2 AND namespace_name = ?1"
+        " LIMIT 1)"
+        " SELECT ns.namespace_id, coalesce("
+        "  (SELECT bucket_id FROM buckets WHERE bucket_id = ?3 AND namespace_id = ns.namespace_id),"
+        "  (SELECT bucket_id FROM buckets"
+        "   WHERE namespace_id = ns.namespace_id AND bucket_name = ?3)) AS bucket_id"
+        " FROM ns",
+        (namespace, internal_id, bucket),
+    )
+    if row is None:
+        return None, None
+    return row["namespace_id"], row["bucket_id"]
 
 
 def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:

@@ -12,7 +12,7 @@ file (``mixpeek-mock keys create`` while a server runs).
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
@@ -23,23 +23,27 @@ from app.jsonutil import dump_json_text
 
 BUSY_TIMEOUT_MS = 5000
 
-Row = sqlite3.Row
+# A row as the services see it: column name to decoded value.
+Row = dict[str, Any]
 
 
-def _read_datetime(raw: bytes) -> datetime:
-    return datetime.fromisoformat(raw.decode()).replace(tzinfo=UTC)
-
-
-def _read_boolean(raw: bytes) -> bool:
-    return raw != b"0"
+def _read_datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 # Columns decode by their declared type, so the schema in tables.py alone decides how a value
 # reads back: JSON text becomes Python objects, BOOLEAN integers become bools, DATETIME text
-# becomes aware UTC datetimes.
-sqlite3.register_converter("JSON", json.loads)
-sqlite3.register_converter("BOOLEAN", _read_boolean)
-sqlite3.register_converter("DATETIME", _read_datetime)
+# becomes aware UTC datetimes. (Done here rather than with sqlite3's PARSE_DECLTYPES, which
+# looks the type up again for every column of every row and doubled the cost of a read.)
+_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "JSON": json.loads,
+    "BOOLEAN": bool,
+    "DATETIME": _read_datetime,
+}
+
+# How to decode one statement's rows: its column names, and (index, decoder) for the columns
+# whose declared type needs one.
+_Plan = tuple[tuple[str, ...], tuple[tuple[int, Callable[[Any], Any]], ...]]
 
 
 def to_column(value: Any) -> Any:
@@ -49,8 +53,22 @@ def to_column(value: Any) -> Any:
     if isinstance(value, dict | list):
         return dump_json_text(value)
     if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        # SQLAlchemy's own format for SQLite, "YYYY-MM-DD HH:MM:SS.ffffff" in UTC: it sorts as
+        # time does and reads back through the models in tables.py.
+        return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
     return value
+
+
+def learn_schema(conn: sqlite3.Connection) -> dict[str, str]:
+    """Every column name of the schema with its declared type (JSON, BOOLEAN, DATETIME, ...)."""
+    types: dict[str, str] = {}
+    tables = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    for (table,) in tables:
+        for column in conn.execute(f'PRAGMA table_info("{table}")').fetchall():
+            name, kind = column[1], column[2].upper()
+            if types.setdefault(name, kind) != kind:
+                raise RuntimeError(f"column {name!r} is declared both {types[name]} and {kind}")
+    return types
 
 
 class DatabaseUrlError(ValueError):
@@ -79,10 +97,8 @@ def connect(database_url: str) -> sqlite3.Connection:
         timeout=BUSY_TIMEOUT_MS / 1000,
         isolation_level=None,  # autocommit; transactions are explicit (see Database.transaction)
         check_same_thread=False,
-        detect_types=sqlite3.PARSE_DECLTYPES,
         cached_statements=256,
     )
-    conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA journal_mode = WAL")
     # In WAL mode, NORMAL loses no committed transaction when the process dies (SIGKILL
@@ -97,6 +113,8 @@ class Database:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
+        self._column_types: dict[str, str] | None = None
+        self._plans: dict[str, _Plan] = {}
 
     @classmethod
     def open(cls, database_url: str) -> "Database":
@@ -105,12 +123,47 @@ class Database:
     def close(self) -> None:
         self.conn.close()
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        row: Row | None = self.conn.execute(sql, params).fetchone()
+    def _column_type(self, name: str) -> str:
+        """The declared type of a column name. Names mean one thing across the schema (a
+        ``created_at`` is a DATETIME wherever it stands), which ``learn_schema`` checks."""
+        if self._column_types is None:
+            self._column_types = learn_schema(self.conn)
+        return self._column_types.get(name, "")
+
+    def _plan(self, sql: str, cursor: sqlite3.Cursor) -> _Plan:
+        plan = self._plans.get(sql)
+        if plan is None:
+            names = tuple(column[0] for column in cursor.description)
+            decoders = tuple(
+                (index, _DECODERS[kind])
+                for index, name in enumerate(names)
+                if (kind := self._column_type(name)) in _DECODERS
+            )
+            plan = self._plans[sql] = (names, decoders)
+        return plan
+
+    @staticmethod
+    def _decode(plan: _Plan, values: tuple[Any, ...]) -> Row:
+        names, decoders = plan
+        row = dict(zip(names, values, strict=True))
+        for index, decode in decoders:
+            value = values[index]
+            if value is not None:
+                row[names[index]] = decode(value)
         return row
 
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        cursor = self.conn.execute(sql, params)
+        values = cursor.fetchone()
+        return None if values is None else self._decode(self._plan(sql, cursor), values)
+
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return self.conn.execute(sql, params).fetchall()
+        cursor = self.conn.execute(sql, params)
+        rows = cursor.fetchall()
+        if not rows:
+            return []
+        plan = self._plan(sql, cursor)
+        return [self._decode(plan, values) for values in rows]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self.conn.execute(sql, params).fetchone()
@@ -137,11 +190,10 @@ class Database:
         ``where`` must select at most one row. Names come from code, never from a request.
         """
         assignments = ", ".join(f'"{name}" = ?' for name in values)
-        row: Row | None = self.conn.execute(
+        return self.one(
             f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
             [*(to_column(value) for value in values.values()), *params],
-        ).fetchone()
-        return row
+        )
 
     @contextmanager
     def transaction(self) -> Iterator["Database"]:

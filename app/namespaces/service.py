@@ -11,7 +11,7 @@ from app.namespaces.schemas import NAMESPACE_OPTIONS
 from app.pagination import Page, fetch_page, name_contains
 
 
-def _not_found(identifier: str) -> NotFoundError:
+def namespace_not_found(identifier: str) -> NotFoundError:
     return NotFoundError(f"Namespace {identifier!r} not found.")
 
 
@@ -28,7 +28,7 @@ def namespace_id_of(db: Database, *, internal_id: str, identifier: str) -> str:
         (identifier, internal_id, internal_id, identifier),
     )
     if namespace_id is None:
-        raise _not_found(identifier)
+        raise namespace_not_found(identifier)
     return namespace_id
 
 
