@@ -46,7 +46,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CEILING_APP = REPO_ROOT / "bench" / "ceiling_app.py"
-DEFAULT_SPEC = REPO_ROOT / ".." / "shared" / "reference" / "mixpeek-api-0.81-slice.openapi.json"
+DEFAULT_SPEC = REPO_ROOT / "reference" / "mixpeek-api-0.81-slice.openapi.json"
 DEFAULT_PRISM_DIR = Path.home() / ".cache" / "mixpeek-mock-bench" / "prism"
 PRISM_PACKAGE = "@stoplight/prism-cli"
 PRISM_VERSION = "5.14.2"

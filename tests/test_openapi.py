@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "openapi.json"
-REFERENCE = REPO.parent / "shared" / "reference" / "mixpeek-api-0.81-slice.openapi.json"
+REFERENCE = REPO / "reference" / "mixpeek-api-0.81-slice.openapi.json"
 
 
 @pytest.fixture(scope="module")
