@@ -105,7 +105,3 @@ class Pagination(ResponseModel):
     next_page: str | None = None
     previous_page: str | None = None
     next_cursor: str | None = None
-
-
-class DeletedResponse(ResponseModel):
-    success: bool = True

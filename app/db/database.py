@@ -209,6 +209,3 @@ class Database:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
-
-    def integrity_ok(self) -> bool:
-        return bool(self.scalar("PRAGMA quick_check") == "ok")
