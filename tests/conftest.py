@@ -21,6 +21,26 @@ from app.settings import Settings
 API_KEY = "sk_test_primary_key_0123456789abcdef"
 
 
+def s3_connection_body(
+    name: str, *, endpoint_url: str = "http://127.0.0.1:9000", test_before_save: bool = False
+) -> dict[str, Any]:
+    """A create-connection body for an S3-compatible store with MinIO's default key."""
+    return {
+        "name": name,
+        "provider_type": "s3",
+        "provider_config": {
+            "credentials": {
+                "type": "access_key",
+                "access_key_id": "minioadmin",
+                "secret_access_key": "minioadmin-secret",
+            },
+            "region": "us-east-1",
+            "endpoint_url": endpoint_url,
+        },
+        "test_before_save": test_before_save,
+    }
+
+
 class Api:
     """A test client with a key and namespace, and factories for the resources tests need."""
 
@@ -70,24 +90,7 @@ class Api:
         )
 
     def make_connection(self, name: str = "minio") -> dict[str, Any]:
-        return self.ok(
-            "POST",
-            "/v1/organizations/connections",
-            json={
-                "name": name,
-                "provider_type": "s3",
-                "provider_config": {
-                    "credentials": {
-                        "type": "access_key",
-                        "access_key_id": "minioadmin",
-                        "secret_access_key": "minioadmin-secret",
-                    },
-                    "region": "us-east-1",
-                    "endpoint_url": "http://127.0.0.1:9000",
-                },
-                "test_before_save": False,
-            },
-        )
+        return self.ok("POST", "/v1/organizations/connections", json=s3_connection_body(name))
 
     def make_sync(
         self, bucket: dict[str, Any], connection: dict[str, Any], **fields: Any

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Api
+from tests.conftest import Api, s3_connection_body
 from tests.server_process import free_port
 
 MOTO_SERVER = str(Path(sys.executable).with_name("moto_server"))
@@ -49,21 +49,8 @@ def s3_endpoint() -> Iterator[str]:
 def test_a_reachable_s3_compatible_store_passes_the_test_and_is_saved(
     api: Api, s3_endpoint: str
 ) -> None:
-    body = {
-        "name": "moto",
-        "provider_type": "s3",
-        "provider_config": {
-            "credentials": {
-                "type": "access_key",
-                "access_key_id": "minioadmin",
-                "secret_access_key": "minioadmin",
-            },
-            "region": "us-east-1",
-            "endpoint_url": s3_endpoint,
-            "use_ssl": False,
-        },
-        "test_before_save": True,
-    }
+    body = s3_connection_body("moto", endpoint_url=s3_endpoint, test_before_save=True)
+    body["provider_config"]["use_ssl"] = False
 
     created = api.ok("POST", "/v1/organizations/connections", json=body)
 

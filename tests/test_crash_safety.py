@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, s3_connection_body
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -115,19 +115,7 @@ def make_syncs(client: httpx2.Client, name: str, count: int) -> list[dict[str, A
     )
     connection = ok(
         "/v1/organizations/connections",
-        {
-            "name": name,
-            "provider_type": "s3",
-            "provider_config": {
-                "credentials": {
-                    "type": "access_key",
-                    "access_key_id": "minioadmin",
-                    "secret_access_key": "minioadmin",
-                },
-                "endpoint_url": "http://127.0.0.1:9000",
-            },
-            "test_before_save": False,
-        },
+        s3_connection_body(name),
     )
     return [
         ok(

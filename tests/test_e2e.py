@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, s3_connection_body
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -79,19 +79,7 @@ def test_a_patched_sync_survives_a_graceful_restart(server: ServerProcess) -> No
         connection = ok(
             http.post(
                 "/v1/organizations/connections",
-                json={
-                    "name": "e2e-minio",
-                    "provider_type": "s3",
-                    "provider_config": {
-                        "credentials": {
-                            "type": "access_key",
-                            "access_key_id": "minioadmin",
-                            "secret_access_key": "minioadmin",
-                        },
-                        "endpoint_url": "http://127.0.0.1:9000",
-                    },
-                    "test_before_save": False,
-                },
+                json=s3_connection_body("e2e-minio"),
             )
         )
         sync_path = f"/v1/buckets/{bucket['bucket_id']}/syncs"

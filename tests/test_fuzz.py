@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, s3_connection_body
 from tests.fuzz_support import Seeded, steer_to_seeded, with_links
 from tests.server_process import ServerProcess
 
@@ -82,20 +82,7 @@ BUCKET = {
     "bucket_name": "fuzz-bucket",
     "bucket_schema": {"properties": {"video": {"type": "video"}}},
 }
-CONNECTION = {
-    "name": "fuzz-connection",
-    "provider_type": "s3",
-    "provider_config": {
-        "credentials": {
-            "type": "access_key",
-            "access_key_id": "minioadmin",
-            "secret_access_key": "minioadmin-secret",
-        },
-        "region": "us-east-1",
-        "endpoint_url": "http://127.0.0.1:9000",
-    },
-    "test_before_save": False,
-}
+CONNECTION = s3_connection_body("fuzz-connection")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, s3_connection_body
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -59,19 +59,7 @@ def new_sync_path(server: ServerProcess, name: str) -> str:
         connection = ok(
             http.post(
                 "/v1/organizations/connections",
-                json={
-                    "name": name,
-                    "provider_type": "s3",
-                    "provider_config": {
-                        "credentials": {
-                            "type": "access_key",
-                            "access_key_id": "minioadmin",
-                            "secret_access_key": "minioadmin",
-                        },
-                        "endpoint_url": "http://127.0.0.1:9000",
-                    },
-                    "test_before_save": False,
-                },
+                json=s3_connection_body(name),
             )
         )
         sync = ok(
