@@ -24,21 +24,26 @@ class Checkpointer:
         self.database_url = database_url
         self.interval = interval
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
+        """Let a checkpoint under way finish (it runs in a thread that cannot be cancelled),
+        then close the connection."""
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await self._task
 
     async def _run(self) -> None:
         conn = connect(self.database_url)
         try:
-            while True:
-                await asyncio.sleep(self.interval)
+            while not self._stopping.is_set():
+                # Sleep for an interval, but wake at once (and leave) when stopped.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+                    break
                 try:
                     await asyncio.to_thread(conn.execute, "PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:  # a busy or failing checkpoint is retried next time
