@@ -5,7 +5,7 @@ Every test reads the whole record back and compares it, field by field, with the
 """
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -498,3 +498,19 @@ def test_timestamps_are_rfc3339_utc_with_z(api: Api, before: Record) -> None:
                 parse_time(record[field])
         assert record["created_at"] is not None
         assert record["updated_at"] is not None
+
+
+def test_updated_at_still_increases_when_the_clock_has_not_moved_past_it(
+    api: Api, sync: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A clock stepped back (or two writes in one microsecond) takes the locked path."""
+    import app.syncs.service
+
+    monkeypatch.setattr(app.syncs.service, "utc_now", lambda: datetime(2000, 1, 1, tzinfo=UTC))
+    first = api.ok("PATCH", api.sync_path(sync), json={"batch_size": 7})
+    second = api.ok("PATCH", api.sync_path(sync), json={"batch_size": 8})
+
+    times = [datetime.fromisoformat(r["updated_at"]) for r in (sync, first, second)]
+    assert times[0] < times[1] < times[2]
+    assert second == api.ok("GET", api.sync_path(sync))
+    assert second["batch_size"] == 8

@@ -151,9 +151,10 @@ def create_key(db: Database, org: Organization) -> str:
 
 def revoke_key(db: Database, key: str) -> bool:
     """Revoke a key; False when no live key matches."""
-    with db.transaction():
-        changed = db.execute(
-            "UPDATE api_keys SET revoked_at = ? WHERE key_hash = ? AND revoked_at IS NULL",
-            (utc_now().strftime("%Y-%m-%d %H:%M:%S.%f"), hash_key(key)),
-        )
-    return changed == 1
+    revoked = db.update(
+        "api_keys",
+        {"revoked_at": utc_now()},
+        where="key_hash = ? AND revoked_at IS NULL",
+        params=[hash_key(key)],
+    )
+    return revoked is not None

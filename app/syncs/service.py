@@ -104,9 +104,9 @@ def update_sync(
     with db.transaction():
         record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
         changes["updated_at"] = next_update_time(record["updated_at"])
-        db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
-    record.update(changes)
-    return record
+        row = db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
+    assert row is not None  # read a moment ago, under the write lock
+    return row
 
 
 def list_syncs(
