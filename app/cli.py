@@ -9,6 +9,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from pydantic import ValidationError as PydanticValidationError
+
 from app.accounts import service as accounts
 from app.bootstrap import Bootstrap, prepare_database
 from app.db.database import Database, DatabaseUrlError
@@ -22,11 +24,12 @@ def _settings(args: argparse.Namespace) -> Settings:
             ("database_url", args.database_url),
             ("host", getattr(args, "host", None)),
             ("port", getattr(args, "port", None)),
+            ("storage_endpoints", getattr(args, "storage_endpoints", None)),
         )
         if value is not None
     }
-    settings = Settings()
-    return settings.model_copy(update=overrides)
+    # Validated like the environment: a malformed value stops here with one line (see main).
+    return Settings(**{**Settings().model_dump(), **overrides})
 
 
 def _print_welcome(result: Bootstrap, settings: Settings) -> None:
@@ -129,6 +132,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve_parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve_parser.add_argument("--port", type=int, help="port to listen on (default $PORT or 8000)")
     serve_parser.add_argument("--access-log", action="store_true", help="log every request")
+    serve_parser.add_argument(
+        "--storage-endpoints",
+        metavar="POLICY",
+        help=(
+            "where the server may connect to reach storage (connection tests, syncs):"
+            " 'loopback' (this machine only), 'private' (also RFC 1918 and unique-local"
+            " addresses, such as compose services like 'minio'; the default, so that no API"
+            " caller can make the server reach the internet or a cloud metadata service),"
+            " 'any' (also public hosts such as AWS's S3), or a comma-separated list of host"
+            " names (*.example.com), addresses and CIDR ranges"
+            " (default: $MIXPEEK_MOCK_STORAGE_ENDPOINTS or private)"
+        ),
+    )
     database_option(serve_parser)
     serve_parser.set_defaults(handler=serve)
 
@@ -159,6 +175,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
     except DatabaseUrlError as exc:
         print(f"mixpeek-mock: {exc}", file=sys.stderr)
+        return 2
+    except PydanticValidationError as exc:  # a setting from the environment or the flags
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            print(f"mixpeek-mock: invalid setting {field}: {error['msg']}", file=sys.stderr)
         return 2
     return code
 

@@ -14,6 +14,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query, Request
 
+from app.connections.probe import ProbePool
 from app.db.database import Database
 from app.middleware import principal_of
 from app.scopes import Caller, InBucket, InNamespace, in_bucket, in_namespace
@@ -38,6 +39,11 @@ async def get_database(request: Request) -> Database:
     return database_of(request)
 
 
+async def get_probes(request: Request) -> ProbePool:
+    probes: ProbePool = request.app.state.probes
+    return probes
+
+
 async def get_caller(request: Request) -> Caller:
     return Caller(database_of(request), principal_of(request.scope))
 
@@ -60,6 +66,7 @@ async def get_bucket_scope(
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ProbesDep = Annotated[ProbePool, Depends(get_probes)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 NamespaceScope = Annotated[InNamespace, Depends(get_namespace_scope)]
 BucketScope = Annotated[InBucket, Depends(get_bucket_scope)]

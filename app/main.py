@@ -9,6 +9,7 @@ from fastapi.routing import APIRoute
 
 from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
+from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
 from app.db.checkpoint import Checkpointer
 from app.db.database import Database
@@ -20,6 +21,7 @@ from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
 from app.openapi import install_openapi
 from app.settings import Settings
+from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
 
 API_VERSION = "0.81"
@@ -36,6 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.database = database
         checkpointer = Checkpointer(settings.database_url)
         checkpointer.start()
+        app.state.probes = ProbePool(
+            policy=EgressPolicy(settings.storage_endpoints),
+            seconds=settings.storage_timeout_seconds,
+            threads=settings.storage_probe_threads,
+        )
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's generations, so that collections during requests stay short. (No
         # gc.collect() first: it would add a twentieth of a second to every start.)
@@ -43,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.probes.close()
             await checkpointer.stop()
             database.close()
 

@@ -1,7 +1,9 @@
 """Runtime settings, read once at startup from the environment (and the command line)."""
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.storage.egress import EgressPolicy
 
 DEFAULT_DATABASE_URL = "sqlite:///./mixpeek-mock.db"
 
@@ -25,3 +27,16 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # One log line per request. Off by default: it costs a tenth of the throughput.
     access_log: bool = False
+    # Where the server may connect to reach storage (D37): loopback, private, any, or a list of
+    # names, addresses and CIDR ranges. See app/storage/egress.py.
+    storage_endpoints: str = "private"
+    # One wall-clock limit for a connection test (test_before_save), whatever the endpoint does.
+    storage_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    # Threads that run connection tests, apart from the ones requests use.
+    storage_probe_threads: int = Field(default=4, ge=1, le=64)
+
+    @field_validator("storage_endpoints")
+    @classmethod
+    def _check_storage_endpoints(cls, value: str) -> str:
+        EgressPolicy(value)  # raises, naming the setting, when malformed
+        return value

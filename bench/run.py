@@ -361,7 +361,12 @@ def server_launch(binary: Path, workdir: Path, api_key: str) -> Launch:
         ],
         port=port,
         log_path=workdir / "mixpeek-mock.log",
-        env={**os.environ, "MIXPEEK_MOCK_API_KEY": api_key},
+        # Loopback only (D37): nothing the benchmark sends may make the server connect elsewhere.
+        env={
+            **os.environ,
+            "MIXPEEK_MOCK_API_KEY": api_key,
+            "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback",
+        },
     )
 
 

@@ -1,8 +1,13 @@
 """Fixtures: every test gets its own SQLite file, an app built on it, and clients.
 
 Data is built through the public API (``Api`` below), the way a user would build it.
+
+Every server the tests build or start may reach storage on this machine only
+(``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``, D37): nothing a test sends, fuzzed bodies
+included, can make it connect anywhere else.
 """
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +24,22 @@ from app.main import create_app
 from app.settings import Settings
 
 API_KEY = "sk_test_primary_key_0123456789abcdef"
+# For every Settings() built in this process, and every process it starts with its environment.
+TEST_STORAGE_ENDPOINTS = "loopback"
+os.environ["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
+# A connection test that fails answers at its deadline: keep the tests' deadline short.
+TEST_STORAGE_TIMEOUT_SECONDS = 1.0
+
+
+def server_settings(database_url: str, **overrides: Any) -> Settings:
+    """Settings for a server under test: loopback egress, a short storage deadline."""
+    return Settings(
+        database_url=database_url,
+        api_key=API_KEY,
+        storage_endpoints=TEST_STORAGE_ENDPOINTS,
+        storage_timeout_seconds=TEST_STORAGE_TIMEOUT_SECONDS,
+        **overrides,
+    )
 
 
 def s3_connection_body(
@@ -107,7 +128,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database migrated and bootstrapped once per session; each test starts from a copy
     (running the migrations for every test would cost more than most tests do)."""
     path = tmp_path_factory.mktemp("template") / "mock.db"
-    settings = Settings(database_url=f"sqlite:///{path}", api_key=API_KEY)
+    settings = server_settings(f"sqlite:///{path}")
     database = Database.open(settings.database_url)
     try:
         prepare_database(database, settings)
@@ -121,7 +142,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings(tmp_path: Path, migrated_template: Path) -> Settings:
     path = tmp_path / "mock.db"
     shutil.copyfile(migrated_template, path)
-    return Settings(database_url=f"sqlite:///{path}", api_key=API_KEY)
+    return server_settings(f"sqlite:///{path}")
 
 
 @pytest.fixture

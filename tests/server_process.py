@@ -6,8 +6,9 @@
         server.kill()             # SIGKILL, as a crash would
         server.start()
 
-The server gets the known key ``API_KEY`` through ``MIXPEEK_MOCK_API_KEY``; its stdout and
-stderr are collected in ``server.log_path``.
+The server gets the known key ``API_KEY`` through ``MIXPEEK_MOCK_API_KEY``, and may reach
+storage on this machine only (``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``, unless ``env``
+says otherwise); its stdout and stderr are collected in ``server.log_path``.
 """
 
 import os
@@ -22,7 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, TEST_STORAGE_ENDPOINTS, TEST_STORAGE_TIMEOUT_SECONDS
 
 EXECUTABLE = str(Path(sys.executable).with_name("mixpeek-mock"))
 STARTUP_TIMEOUT_S = 20.0
@@ -56,6 +57,8 @@ class ServerProcess:
 
     def environment(self) -> dict[str, str]:
         env = {key: value for key, value in os.environ.items() if not key.startswith("MIXPEEK")}
+        env["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
+        env["MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS"] = str(TEST_STORAGE_TIMEOUT_SECONDS)
         if self.api_key is not None:
             env["MIXPEEK_MOCK_API_KEY"] = self.api_key
         env.update(self.extra_env)

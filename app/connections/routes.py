@@ -3,10 +3,8 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path
-from starlette.concurrency import run_in_threadpool
 
 from app.connections import service
-from app.connections.probe import probe_connection
 from app.connections.schemas import (
     ListStorageConnectionsRequest,
     StorageConnectionCreateRequest,
@@ -14,7 +12,7 @@ from app.connections.schemas import (
     StorageConnectionListResponse,
     StorageConnectionModel,
 )
-from app.dependencies import CallerDep
+from app.dependencies import CallerDep, ProbesDep
 from app.errors import BadRequestError
 from app.pagination import Page, PageDep
 from app.responses import ModelResponse
@@ -27,12 +25,12 @@ ConnectionIdentifier = Annotated[str, Path(description="The connection's id (con
 
 @router.post("", response_model=StorageConnectionModel, summary="Create Storage Connection")
 async def create_connection(
-    request: StorageConnectionCreateRequest, caller: CallerDep
+    request: StorageConnectionCreateRequest, caller: CallerDep, probes: ProbesDep
 ) -> ModelResponse:
     config = service.validate_config(request.provider_type, request.provider_config)
     if request.test_before_save:
-        # Off the event loop: the probe waits on the network, and no transaction is open.
-        reason = await run_in_threadpool(probe_connection, request.provider_type, config)
+        # In the probes' own threads: the probe waits on the network, and no transaction is open.
+        reason = await probes.probe(request.provider_type, config)
         if reason is not None:
             raise BadRequestError(
                 f"Connection test failed: {reason}", code="connection_test_failed"

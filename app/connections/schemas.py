@@ -3,8 +3,9 @@
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, StrictBool, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictStr
 
 from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel, TaskStatusEnum
 
@@ -53,13 +54,39 @@ class S3RoleCredentials(RequestModel):
     external_id: Annotated[str, Field(strict=True, min_length=8, max_length=128)]
 
 
+def _check_endpoint_url(url: str) -> str:
+    """An ``http``/``https`` URL with a host and no credentials in it (they belong in
+    ``credentials``, and a URL is echoed in errors and logs). Messages never repeat the URL."""
+    if any(char.isspace() or ord(char) < 32 or ord(char) == 127 for char in url):
+        raise ValueError("endpoint_url may not contain spaces or control characters")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        raise ValueError("endpoint_url is not a valid URL") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError("endpoint_url must be an http:// or https:// URL")
+    if "@" in parts.netloc:
+        raise ValueError(
+            "endpoint_url may not carry a user name or password: put them in credentials"
+        )
+    if not parts.hostname:
+        raise ValueError("endpoint_url must name a host")
+    return url
+
+
+EndpointUrl = Annotated[
+    str, Field(strict=True, max_length=2048), AfterValidator(_check_endpoint_url)
+]
+
+
 class S3Config(RequestModel):
     """S3 and S3-compatible stores: ``endpoint_url`` points at MinIO or another emulator."""
 
     provider_type: Literal["s3"] = "s3"
     credentials: Annotated[S3AccessKeyCredentials | S3RoleCredentials, Field(discriminator="type")]
     region: StrictStr = "us-east-1"
-    endpoint_url: StrictStr | None = None
+    endpoint_url: EndpointUrl | None = None
     use_ssl: StrictBool = True
     verify_ssl: StrictBool = True
 
