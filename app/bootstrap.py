@@ -28,6 +28,7 @@ def prepare_database(
     commands, which make their own) generates none either.
     """
     upgrade_to_head(database.conn, settings.database_url)
+    accounts.trim_key_prefixes(database)
     organization = accounts.first_organization(database)
     created = organization is None
     if organization is None:

@@ -2,7 +2,7 @@
 
 mixpeek-mock serve [--host H] [--port P] [--database-url URL] [--access-log]
 mixpeek-mock keys create [--organization NAME]
-mixpeek-mock keys revoke KEY
+mixpeek-mock keys revoke [KEY | -]      (no KEY or "-": read it from standard input)
 """
 
 import argparse
@@ -85,12 +85,25 @@ def create_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_from_stdin() -> str:
+    """One line of standard input; typed at a terminal, it is not echoed."""
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("API key to revoke: ").strip()
+    return sys.stdin.readline().strip()
+
+
 def revoke_key(args: argparse.Namespace) -> int:
+    key = args.key if args.key not in (None, "-") else _key_from_stdin()
+    if not key:
+        print("mixpeek-mock: no key given (pass it on standard input)", file=sys.stderr)
+        return 2
     settings = _settings(args)
     database = Database.open(settings.database_url)
     try:
         prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
-        if not accounts.revoke_key(database, args.key):
+        if not accounts.revoke_key(database, key):
             print("mixpeek-mock: no live key matches", file=sys.stderr)
             return 1
     finally:
@@ -157,8 +170,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     database_option(create)
     create.set_defaults(handler=create_key)
-    revoke = keys.add_parser("revoke", help="revoke an API key at once")
-    revoke.add_argument("key")
+    revoke = keys.add_parser(
+        "revoke",
+        help="revoke an API key at once",
+        description="Revoke an API key: the next request with it gets 401. Give the key on"
+        " standard input (no KEY, or '-'), e.g. `mixpeek-mock keys revoke < key.txt`, so that"
+        " it stays out of shell history and of the process list; at a terminal it is asked"
+        " for without echo.",
+    )
+    revoke.add_argument(
+        "key",
+        nargs="?",
+        metavar="KEY",
+        help="the key; '-' or none reads one line from standard input (an argument is"
+        " visible to other users in `ps` and stays in shell history)",
+    )
     database_option(revoke)
     revoke.set_defaults(handler=revoke_key)
 

@@ -1,5 +1,6 @@
 """Alembic's entry point: migrate the database named by the config or the environment."""
 
+import contextlib
 import os
 
 from alembic import context
@@ -7,6 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlmodel import SQLModel
 
 import app.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+from app.db.database import DatabaseUrlError, sqlite_path
+from app.db.files import create_private_file
 from app.settings import DEFAULT_DATABASE_URL
 
 config = context.config
@@ -28,7 +31,12 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = create_engine(database_url())
+    url = database_url()
+    # Run on its own (``alembic upgrade head``), Alembic may be the one creating the file:
+    # owner-only, as the server creates it (app/db/files.py).
+    with contextlib.suppress(DatabaseUrlError):  # not a SQLite file (in memory, another engine)
+        create_private_file(sqlite_path(url))
+    engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]

@@ -42,11 +42,12 @@ def s3_config(endpoint_url: str, **credentials: Any) -> dict[str, Any]:
     }
 
 
-def run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(server: ServerProcess, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     """``mixpeek-mock ARGS`` on the server's database, while the server runs."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("MIXPEEK")}
     return subprocess.run(
         [EXECUTABLE, *args, "--database-url", server.database_url],
+        input=stdin,
         env=env,
         capture_output=True,
         text=True,
@@ -272,3 +273,30 @@ def test_a_revoked_key_is_refused_at_once_by_a_running_server(server: ServerProc
         # Revoking one key leaves the others working.
         other = client.get(path, headers={"Authorization": f"Bearer {API_KEY}"})
         assert other.status_code == 200
+
+
+@pytest.mark.parametrize("argument", [(), ("-",)], ids=["no-argument", "dash"])
+def test_a_key_given_on_standard_input_is_revoked(
+    server: ServerProcess, argument: tuple[str, ...]
+) -> None:
+    key = create_key(server)
+    with httpx2.Client(base_url=server.url, timeout=30) as client:
+        headers = {"Authorization": f"Bearer {key}"}
+        assert client.get("/v1/namespaces", headers=headers).status_code == 200
+
+        revoked = run_cli(server, "keys", "revoke", *argument, stdin=f"{key}\n")
+        assert revoked.returncode == 0, revoked.stderr
+        assert key not in revoked.args  # it was never on the command line
+        assert key not in revoked.stdout + revoked.stderr
+
+        assert client.get("/v1/namespaces", headers=headers).status_code == 401
+        assert (
+            client.get("/v1/namespaces", headers={"Authorization": f"Bearer {API_KEY}"}).status_code
+            == 200
+        )
+
+
+def test_revoke_with_nothing_on_standard_input_revokes_nothing(server: ServerProcess) -> None:
+    result = run_cli(server, "keys", "revoke", stdin="")
+    assert result.returncode == 2
+    assert "no key given" in result.stderr

@@ -28,6 +28,18 @@ class Organization:
     user_id: str
 
 
+# Of a key, only its ``sk_`` and at most this many characters after it are kept in clear, to tell
+# keys apart in a listing: four of a generated key's 32 random characters.
+KEY_PREFIX_CHARACTERS = 4
+
+
+def key_prefix(key: str) -> str:
+    """What the database keeps of ``key`` in clear: ``sk_`` and a few characters, never more
+    than a quarter of the rest (an operator's own key may be short, or lack ``sk_``)."""
+    head = len(identifiers.API_KEY) + 1 if key.startswith(f"{identifiers.API_KEY}_") else 0
+    return key[: head + min(KEY_PREFIX_CHARACTERS, (len(key) - head) // 4)]
+
+
 def hash_key(key: str) -> str:
     """Keys are 32 random bytes, so a plain SHA-256 is as good as a slow hash for storing them."""
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
@@ -133,13 +145,25 @@ def add_key(db: Database, org: Organization, key: str) -> bool:
             "api_keys",
             {
                 "key_hash": key_hash,
-                "key_prefix": key[:8],
+                "key_prefix": key_prefix(key),
                 "user_id": org.user_id,
                 "internal_id": org.internal_id,
                 "created_at": utc_now(),
             },
         )
     return True
+
+
+def trim_key_prefixes(db: Database) -> None:
+    """Shorten prefixes that older versions kept (eight characters) to ``sk_`` and four."""
+    longest = len(identifiers.API_KEY) + 1 + KEY_PREFIX_CHARACTERS
+    if db.scalar("SELECT 1 FROM api_keys WHERE length(key_prefix) > ? LIMIT 1", (longest,)):
+        with db.transaction():
+            db.execute(
+                "UPDATE api_keys SET key_prefix = substr(key_prefix, 1, ?)"
+                " WHERE length(key_prefix) > ?",
+                (longest, longest),
+            )
 
 
 def create_key(db: Database, org: Organization) -> str:

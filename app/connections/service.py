@@ -1,6 +1,5 @@
 """Storage connection rules: organization scope, credential redaction, delete protection."""
 
-import re
 import sqlite3
 from typing import Any
 
@@ -13,26 +12,8 @@ from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, valid
 from app.pagination import Page, fetch_page, where_equal
 from app.schemas import TaskStatusEnum
 
+from .redaction import redact
 from .schemas import CONFIG_MODELS, StorageConnectionModel, StorageProvider
-
-# In providers' free-form configurations, keys that look like secrets are never returned.
-_SECRET_KEY = re.compile(r"password|secret|token|private_key|api_key|credential", re.IGNORECASE)
-
-
-def redact(config: dict[str, Any]) -> dict[str, Any]:
-    """The configuration as it may be shown: ``credentials`` reduced to its ``type`` (D14)."""
-    shown: dict[str, Any] = {}
-    for key, value in config.items():
-        if key == "credentials":
-            kind = value.get("type") if isinstance(value, dict) else None
-            shown[key] = {"type": kind}
-        elif _SECRET_KEY.search(key):
-            continue
-        elif isinstance(value, dict):
-            shown[key] = redact(value)
-        else:
-            shown[key] = value
-    return shown
 
 
 def validate_config(provider_type: StorageProvider, config: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +37,7 @@ def connection_from_row(row: Row) -> StorageConnectionModel:
         name=row["name"],
         description=row["description"],
         provider_type=row["provider_type"],
-        provider_config=redact(row["provider_config"]),
+        provider_config=redact(row["provider_type"], row["provider_config"]),
         write_enabled=row["write_enabled"],
         status=row["status"],
         is_active=row["is_active"],

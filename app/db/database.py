@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
+from app.db.files import create_private_file
 from app.jsonutil import dump_json_text
 
 BUSY_TIMEOUT_MS = 5000
@@ -91,7 +91,7 @@ def sqlite_path(database_url: str) -> str:
 def connect(database_url: str) -> sqlite3.Connection:
     """Open the database file with the settings every connection here must have."""
     path = sqlite_path(database_url)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    create_private_file(path)
     conn = sqlite3.connect(
         path,
         timeout=BUSY_TIMEOUT_MS / 1000,
