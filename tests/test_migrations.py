@@ -16,6 +16,9 @@ TABLES = {
     "buckets",
     "storage_connections",
     "sync_configurations",
+    "sync_jobs",
+    "sync_dead_letters",
+    "bucket_objects",
 }
 
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions. A test checks that it matches Alembic's head, so
 # a new migration cannot be added without updating it.
-SCHEMA_REVISION = "0001_initial"
+SCHEMA_REVISION = "0002_sync_runs"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ itself uses, so that the rows read back through these models unchanged.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -154,6 +154,10 @@ class SyncConfiguration(SQLModel, table=True):
     lock_expires_at: datetime | None = None
     pending_full_sync: bool
     sync_run_counter: int
+    batches_created: int = Field(sa_column_kwargs={"server_default": "0"})
+    # Real time (never the mock clock) at which the last successful run started: an incremental
+    # run reads only files modified since then, less a second (D20).
+    incremental_watermark: datetime | None = None
     total_files_discovered: int
     total_files_synced: int
     total_files_failed: int
@@ -161,7 +165,104 @@ class SyncConfiguration(SQLModel, table=True):
     consecutive_failures: int
     last_error: str | None = None
     last_sync_at: datetime | None = None
-    next_sync_at: datetime | None = None
+    next_sync_at: datetime | None = Field(default=None, index=True)
     created_by_user_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SyncJob(SQLModel, table=True):
+    """One run of a sync (D23). Its progress counters are written in batches as it goes."""
+
+    __tablename__ = "sync_jobs"
+    __table_args__ = (
+        Index("ix_sync_jobs_sync_config_id_started_at", "sync_config_id", "started_at"),
+    )
+
+    sync_job_id: str = Field(primary_key=True)
+    sync_config_id: str = _owner("sync_configurations.sync_config_id", index=False)
+    bucket_id: str
+    namespace_id: str
+    internal_id: str
+    # running, completed, failed, interrupted, skipped
+    status: str = Field(index=True)
+    # manual, scheduled, resume
+    trigger: str
+    phase: str | None = None
+    full_sync: bool
+    # The worker (a server's engine, or a CLI run) that held the sync's lease for this job.
+    worker_id: str
+    total_files: int
+    files_synced: int
+    files_verified: int
+    files_failed: int
+    bytes_synced: int
+    batches_created: int
+    error: str | None = None
+    started_at: datetime
+    completed_at: datetime | None = None
+    updated_at: datetime
+
+
+class SyncDeadLetter(SQLModel, table=True):
+    """A source file a sync could not turn into an object after its retries (D25)."""
+
+    __tablename__ = "sync_dead_letters"
+    __table_args__ = (UniqueConstraint("sync_config_id", "source_object_id"),)
+
+    dlq_id: str = Field(primary_key=True)
+    sync_config_id: str = _owner("sync_configurations.sync_config_id", index=False)
+    sync_job_id: str | None = None
+    bucket_id: str
+    namespace_id: str
+    internal_id: str
+    # The source key, and ``bucket/key`` as ``source_path``.
+    source_object_id: str
+    source_path: str
+    # download_failed or validation_error
+    error_type: str
+    error_message: str
+    retry_count: int
+    max_retries_reached: bool
+    # Marked failed for good (bulk-mark-failed): never retried again.
+    permanently_failed: bool
+    first_seen_at: datetime
+    last_seen_at: datetime
+    requeued_at: datetime | None = None
+    resolved_at: datetime | None = None
+
+
+class BucketObject(SQLModel, table=True):
+    """An object a sync made from one source file (D26). File contents are not stored.
+
+    A source key never has two objects in a bucket for one sync: a changed file updates its
+    object. Objects outlive the sync that made them (``sync_config_id`` is history, not a key).
+    """
+
+    __tablename__ = "bucket_objects"
+    __table_args__ = (
+        UniqueConstraint("bucket_id", "sync_config_id", "source_key"),
+        Index("ix_bucket_objects_bucket_id_content_hash", "bucket_id", "content_hash"),
+        Index("ix_bucket_objects_bucket_id_created_at", "bucket_id", "created_at"),
+    )
+
+    object_id: str = Field(primary_key=True)
+    bucket_id: str = _owner("buckets.bucket_id", index=False)
+    namespace_id: str
+    internal_id: str
+    sync_config_id: str
+    source_bucket: str
+    source_key: str
+    status: str
+    blob_property: str
+    blob_type: str
+    filename: str
+    size_bytes: int
+    mime_type: str
+    # "sha256:<hex>", indexed with the bucket for skip_duplicates.
+    content_hash: str
+    # What the source said of the file when it was read: unchanged files need no second read.
+    source_etag: str | None = None
+    source_last_modified: datetime | None = None
     created_at: datetime
     updated_at: datetime
