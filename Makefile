@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fuzz bench openapi migration clean
+.PHONY: run test lint fuzz bench bench-isolation openapi migration clean
 
 $(BIN)/mixpeek-mock: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ fuzz: $(BIN)/mixpeek-mock
 ## Measure throughput, latency, start time and memory against the ceiling and Prism.
 bench: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/run.py
+
+## Latency of health and a sync PATCH while one client sends the worst requests (bench/isolation.py).
+bench-isolation: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/isolation.py
 
 ## Regenerate the committed openapi.json from the app.
 openapi: $(BIN)/mixpeek-mock

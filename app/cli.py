@@ -55,18 +55,10 @@ def serve(args: argparse.Namespace) -> int:
     if result.created_organization:
         _print_welcome(result, settings)
 
-    import uvicorn
-
+    from app import transport
     from app.main import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=args.access_log or settings.access_log,
-        server_header=False,
-    )
+    transport.run(create_app(settings), settings, access_log=args.access_log or settings.access_log)
     return 0
 
 

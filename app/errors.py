@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.jsonutil import dump_json
+from app.responses import API_HEADERS
 
 log = logging.getLogger("mixpeek_mock")
 
@@ -157,12 +158,14 @@ def error_response(
     details: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    return Response(
+    response = Response(
         error_body(status, type_, message, code=code, details=details),
         status_code=status,
         media_type="application/json",
         headers=headers,
     )
+    response.raw_headers.extend(API_HEADERS)
+    return response
 
 
 def api_error_response(exc: ApiError) -> Response:

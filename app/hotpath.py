@@ -5,7 +5,8 @@ handling) costs several times the work these two requests do themselves, and the
 throughput target is out of reach through it. So they are dispatched here, with the same
 checks in the same order, by calling the very pieces FastAPI would call:
 
-- the request guard has already authenticated the caller and checked the body (app.middleware);
+- the request guard has already authenticated the caller, and read, checked and parsed the
+  body (app.middleware): it answers every body that does not parse, so none is parsed here;
 - ``in_bucket`` resolves namespace and bucket exactly as the route dependency does;
 - the body is validated by the same ``SyncUpdateRequest``, and its errors become the same 422;
 - the handlers are the route functions of ``app.syncs.routes`` themselves.
@@ -15,7 +16,6 @@ documents these two operations in openapi.json; the test suites run through this
 is the path every client takes.
 """
 
-import json
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -67,9 +67,7 @@ class SyncHotPath:
         )
         if scope["method"] == "GET":
             return await routes.get_sync(sync_config_id, bucket)
-        parsed = scope["state"].get(PARSED_BODY)
-        if parsed is None:  # absent, JSON null or malformed: FastAPI's answer for each
-            parsed = _parse_body(await _read_body(receive))
+        parsed = scope["state"].get(PARSED_BODY)  # None: no body, or JSON null
         return await routes.update_sync(sync_config_id, _update_request(parsed), bucket)
 
 
@@ -91,35 +89,6 @@ def _namespace_query(scope: Scope) -> str | None:
         if name == "namespace"
     ]
     return values[-1] if values else None  # the last one wins, as in FastAPI
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    more = True
-    while more:
-        message = await receive()
-        chunks.append(message.get("body", b""))
-        more = message.get("more_body", False)
-    return b"".join(chunks)
-
-
-def _parse_body(body: bytes) -> Any:
-    """A body the guard could not parse: None when empty, else the 422 FastAPI would give."""
-    if not body:
-        return None
-    try:
-        return json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise validation_error(
-            [
-                {
-                    "type": "json_invalid",
-                    "loc": ("body", exc.pos),
-                    "msg": "JSON decode error",
-                    "ctx": {"error": exc.msg},
-                }
-            ]
-        ) from None
 
 
 def _update_request(parsed: Any) -> SyncUpdateRequest:

@@ -35,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         database = Database.open(settings.database_url)
         upgrade_to_head(database.conn, settings.database_url)
         database.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer does it
+        # Never wait for another process's lock on the event loop: the guard retries instead.
+        database.wait_for_locks(0)
         app.state.database = database
         checkpointer = Checkpointer(settings.database_url)
         checkpointer.start()
@@ -70,7 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Middleware added last runs first: the guard authenticates and checks the body, then the
     # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestGuard,
+        max_body_bytes=settings.max_body_bytes,
+        lock_wait_seconds=settings.lock_wait_seconds,
+    )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
     routers = (syncs_router, health_router, buckets_router, namespaces_router, connections_router)

@@ -1,14 +1,23 @@
 """The checks every request passes before routing, in the vendor mock's fixed order.
 
 1. authentication (CONTRACT.md D7: before anything else, even whether the route exists);
-2. the body: at most ``max_body_bytes`` (413), JSON when there is one (415), and JSON that can
-   be stored and sent back as it came (see ``_check_storable_json``);
-3. then FastAPI routes, validates and calls the handler.
+2. the body: at most ``max_body_bytes`` (413), received whole (a client that goes away before
+   the last byte gets nothing processed), JSON when there is one (415), and UTF-8 JSON that can
+   be stored and sent back as it came (see ``parse_json_body``). The guard is the only judge of
+   a body: it parses it once, answers what does not parse, and leaves the parsed value in the
+   request's state, so that FastAPI only ever sees bodies the guard accepted;
+3. then FastAPI routes, validates and calls the handler. A handler that meets another
+   connection's database lock (``DatabaseBusyError``) is run again, after a short asynchronous
+   sleep, until ``lock_wait_seconds`` have passed; then the answer is a 503 with
+   ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
+   error only ever comes from a statement that applied nothing (see app/db/database.py).
 
 It is plain ASGI rather than Starlette's BaseHTTPMiddleware, which would cost a task and two
 queues per request on the hot path.
 """
 
+import asyncio
+import codecs
 import json
 import math
 from typing import Any
@@ -16,7 +25,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.accounts.service import Principal, PrincipalCache
-from app.db.database import Database
+from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
 from app.errors import (
     MSG_INVALID_KEY,
     MSG_MALFORMED_AUTH,
@@ -24,19 +33,33 @@ from app.errors import (
     ApiError,
     BadRequestError,
     PayloadTooLargeError,
+    ServiceUnavailableError,
     UnauthorizedError,
     UnsupportedMediaTypeError,
     ValidationError,
     error_body,
+    validation_error,
 )
+from app.responses import API_HEADERS
 
 # Paths anyone may read: health, and the spec with its interactive docs (D16).
 PUBLIC_PATHS = frozenset(
     {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 )
-# Where the guard leaves the body it parsed, in the request's state, for app.hotpath.
+# Where the guard leaves the body it parsed, in the request's state (absent: no body).
 PARSED_BODY = "parsed_json_body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+# Retrying a request that met another connection's lock: the first pause, and the longest.
+RETRY_FIRST_DELAY_S = 0.005
+RETRY_MAX_DELAY_S = 0.05
+DEFAULT_LOCK_WAIT_S = 2.5
+
+MSG_BUSY = "The database is busy with another writer; nothing was changed. Retry shortly."
+MSG_STORAGE = "The database could not store the change (disk full?); nothing was changed."
+MSG_BOM = "Request body starts with a byte-order mark: send UTF-8 JSON without one."
+MSG_NOT_UTF8 = "Request body is not valid UTF-8."
+MSG_WIDE_ENCODING = "Request body is not UTF-8 (it looks like UTF-16 or UTF-32)."
 
 
 def principal_of(scope: Scope) -> Principal:
@@ -45,10 +68,21 @@ def principal_of(scope: Scope) -> Principal:
     return principal
 
 
+class _ClientGoneError(Exception):
+    """The client disconnected before its request had fully arrived."""
+
+
 class RequestGuard:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.lock_wait_seconds = lock_wait_seconds
         self.principals = PrincipalCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -56,6 +90,7 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        body: bytes | None = None
         try:
             if scope["path"] not in PUBLIC_PATHS:
                 database: Database = scope["app"].state.database
@@ -63,16 +98,21 @@ class RequestGuard:
                     database, self.principals, headers
                 )
             if scope["method"] in _BODY_METHODS:
-                receive = await self._checked_body(scope, headers, receive)
+                body = await self._read_body(scope, headers, receive)
         except ApiError as exc:
             await _send_error(send, exc)
             return
-        await self.app(scope, receive, send)
+        except _ClientGoneError:
+            return  # nobody to answer, and nothing was done
+        except DatabaseBusyError:  # reads do not wait for locks; this is rare enough not to retry
+            await _send_error(send, _busy())
+            return
+        await self._run(scope, receive, send, body)
 
-    async def _checked_body(
+    async def _read_body(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive
-    ) -> Receive:
-        """Read the whole body within the limit, check it, and hand it on unchanged."""
+    ) -> bytes:
+        """Read the whole body within the limit, and check and parse it."""
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _too_large(self.max_body_bytes)
@@ -82,7 +122,7 @@ class RequestGuard:
         while more:
             message = await receive()
             if message["type"] == "http.disconnect":
-                break
+                raise _ClientGoneError
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
@@ -92,20 +132,65 @@ class RequestGuard:
         body = b"".join(chunks)
         if body:
             _check_content_type(headers.get(b"content-type"))
-            parsed = _check_storable_json(body)
-            if parsed is not None:
-                scope.setdefault("state", {})[PARSED_BODY] = parsed
+            scope.setdefault("state", {})[PARSED_BODY] = parse_json_body(body)
+        return body
 
-        sent = False
+    async def _run(self, scope: Scope, receive: Receive, send: Send, body: bytes | None) -> None:
+        """Run the app; again, after a pause, while it meets another connection's lock."""
+        attempt_scope = scope
+        delay = RETRY_FIRST_DELAY_S
+        deadline: float | None = None
+        while True:
+            started = False
 
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            async def send_tracked(message: Message) -> None:
+                nonlocal started
+                started = True
+                await send(message)
 
-        return replay
+            try:
+                await self.app(
+                    attempt_scope, receive if body is None else _replay(body, receive), send_tracked
+                )
+                return
+            except DatabaseBusyError:
+                if started:
+                    raise
+                now = asyncio.get_running_loop().time()
+                if deadline is None:
+                    deadline = now + self.lock_wait_seconds
+                if now + delay > deadline:
+                    await _send_error(send, _busy())
+                    return
+            except DatabaseStorageError:
+                if started:
+                    raise
+                await _send_error(
+                    send, ServiceUnavailableError(MSG_STORAGE, headers={"Retry-After": "1"})
+                )
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY_S)
+            # A fresh copy for each run: routing writes into the scope (the state is shared).
+            attempt_scope = dict(scope)
+
+
+def _busy() -> ServiceUnavailableError:
+    return ServiceUnavailableError(MSG_BUSY, headers={"Retry-After": "1"})
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands on the body the guard read, then the real one's messages."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _authenticate(
@@ -155,20 +240,24 @@ class _NotStorableError(ValueError):
     pass
 
 
-def _check_storable_json(body: bytes) -> Any:
-    """Refuse what parses as JSON but could not be stored or sent back as it came.
+def parse_json_body(body: bytes) -> Any:
+    """Parse a request body as UTF-8 JSON, refusing what could not be stored or sent back as it
+    came. This is the one place a body is parsed; each refusal is a 4xx envelope:
 
-    - text that is not UTF-8 (RFC 8259), including raw surrogate bytes: 400;
+    - a byte-order mark, UTF-16 or UTF-32, or bytes that are not UTF-8 (RFC 8259): 400;
+    - malformed JSON: the 422 ``json_invalid`` FastAPI would give;
     - ``NaN``, ``Infinity`` and numbers too large for a float (Python's parser takes them): 422;
     - strings holding an unpaired UTF-16 surrogate, which a ``\\ud800`` escape can produce: 400;
     - nesting too deep to parse at all: 400 (shallower free-form JSON has its own limit).
-    Malformed JSON passes through, for FastAPI to answer with its own 422.
-    Returns the parsed body (None when it is malformed), so that it need not be parsed again.
     """
+    if body.startswith(codecs.BOM_UTF8):
+        raise BadRequestError(MSG_BOM)
+    if b"\x00" in body[:4]:  # JSON text starts with ASCII: a NUL there is a wider encoding
+        raise BadRequestError(MSG_WIDE_ENCODING)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequestError("Request body is not valid UTF-8.") from None
+        raise BadRequestError(MSG_NOT_UTF8) from None
     try:
         parsed = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
     except _NotStorableError as exc:
@@ -182,8 +271,17 @@ def _check_storable_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise BadRequestError("Request body is nested too deeply to parse.") from None
-    except json.JSONDecodeError:
-        return None
+    except json.JSONDecodeError as exc:
+        raise validation_error(
+            [
+                {
+                    "type": "json_invalid",
+                    "loc": ("body", exc.pos),
+                    "msg": "JSON decode error",
+                    "ctx": {"error": exc.msg},
+                }
+            ]
+        ) from None
     except ValueError as exc:  # e.g. an integer literal longer than Python will convert
         raise BadRequestError(f"Request body could not be parsed: {exc}") from None
     if "\\ud" in text.lower():
@@ -201,6 +299,7 @@ async def _send_error(send: Send, exc: ApiError) -> None:
     raw_headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(body)).encode()),
+        *API_HEADERS,
         *((name.lower().encode(), value.encode()) for name, value in exc.headers.items()),
     ]
     await send({"type": "http.response.start", "status": exc.status, "headers": raw_headers})

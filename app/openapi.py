@@ -29,16 +29,17 @@ _ERROR_DESCRIPTIONS = {
     415: "Request body is not JSON.",
     422: "Validation failed: details.validation_errors lists each problem.",
     500: "Internal error: the X-Request-ID header identifies it in the server log.",
-    503: "The database is not available.",
+    503: (
+        "Unavailable for now (the database is locked by another writer or refused the write, "
+        "or every connection is busy): retry after the Retry-After header's seconds."
+    ),
 }
 
 
 def _error_statuses(path: str, method: str) -> list[int]:
-    statuses = [400, 404, 405, 422, 500]
+    statuses = [400, 404, 405, 422, 500, 503]
     if path not in PUBLIC_PATHS:
         statuses.append(401)
-    else:
-        statuses.append(503)
     if method in ("post", "put", "patch", "delete"):
         statuses += [413, 415]
     if method == "post" and not path.endswith("/list"):

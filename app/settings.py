@@ -40,3 +40,22 @@ class Settings(BaseSettings):
     def _check_storage_endpoints(cls, value: str) -> str:
         EgressPolicy(value)  # raises, naming the setting, when malformed
         return value
+
+    # How long a request may wait, in short asynchronous retries, for another process's write
+    # lock on the database before it is answered 503 with Retry-After.
+    lock_wait_seconds: float = Field(default=2.5, ge=0)
+
+    # The transport (app/transport.py). A connection must send a request's complete headers
+    # within header_timeout of opening (or of its previous answer), and the body within
+    # body_timeout of the headers; an idle keep-alive connection is closed after
+    # keep_alive_timeout. At most max_connections are open at once (idle ones are closed to
+    # make room; past it, requests are answered 503). SIGTERM lets requests in progress finish
+    # for up to shutdown_timeout, then cancels them.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=20.0, gt=0)
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=512, ge=1)
+    shutdown_timeout_seconds: int = Field(default=3, ge=0)
+    # Addresses (comma-separated IPs or CIDR networks, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed. None: no proxy headers are believed from anyone.
+    trusted_proxies: str | None = None

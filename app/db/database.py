@@ -6,8 +6,20 @@ statements themselves (the benchmark in ``bench/`` puts a naive SQLModel server 
 the target). The server runs its handlers on the event loop and never awaits inside a
 transaction, so one connection serves every request, each transaction runs to its end before
 the next begins, and a read-modify-write can never interleave with another in this process.
-``BEGIN IMMEDIATE`` plus SQLite's busy timeout cover the other processes that may write the same
-file (``mixpeek-mock keys create`` while a server runs).
+``BEGIN IMMEDIATE`` takes the write lock that other processes writing the same file
+(``mixpeek-mock keys create`` while a server runs, a second server on one volume) contend for.
+
+Waiting for that lock must not happen here: SQLite's busy handler sleeps in the calling thread,
+which for the server is the event loop, so one held lock would stall every request. The serving
+connection therefore fails at once (``wait_for_locks(0)``) with a typed ``DatabaseBusyError``,
+and the request guard (app/middleware.py) retries the whole request after an asynchronous
+sleep. That is safe because a busy error can only come from a statement that applied nothing:
+``BEGIN IMMEDIATE`` (before anything was written), a read, or a single autocommit statement;
+once ``BEGIN IMMEDIATE`` holds the lock, nothing inside the transaction can be busy (WAL mode),
+and if COMMIT ever were, it is rolled back before the error leaves ``transaction()``. Keep it
+so: never write outside ``transaction()`` after something else was written in the same request.
+Other connections (the CLI, the checkpointer) keep SQLite's own wait, off the event loop.
+The same idea maps to PostgreSQL's ``lock_timeout``.
 """
 
 import json
@@ -22,6 +34,41 @@ from app.db.files import create_private_file
 from app.jsonutil import dump_json_text
 
 BUSY_TIMEOUT_MS = 5000
+
+# SQLite's primary result codes (the low byte of an extended code) that mean "another
+# connection holds a lock", and "the disk refused the write".
+_SQLITE_BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_STORAGE_CODES = frozenset({10, 13})  # SQLITE_IOERR, SQLITE_FULL
+
+
+class DatabaseUnavailableError(Exception):
+    """The database could not run a statement now; nothing the statement did was applied.
+
+    Not an ``ApiError``: the route machinery lets it pass, and the request guard decides what
+    the client is told (app/middleware.py).
+    """
+
+
+class DatabaseBusyError(DatabaseUnavailableError):
+    """Another connection holds the lock this statement needs (SQLite's SQLITE_BUSY, or
+    PostgreSQL's lock_timeout): the request may be run again."""
+
+
+class DatabaseStorageError(DatabaseUnavailableError):
+    """The disk refused a write (full, a file size limit, an I/O error); rolled back."""
+
+
+def _typed(exc: sqlite3.Error) -> Exception:
+    """The typed error for an SQLite error that is about locks or storage, else ``exc``."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        return exc
+    if code & 0xFF in _SQLITE_BUSY_CODES:
+        return DatabaseBusyError(str(exc))
+    if code & 0xFF in _SQLITE_STORAGE_CODES:
+        return DatabaseStorageError(str(exc))
+    return exc
+
 
 # A row as the services see it: column name to decoded value.
 Row = dict[str, Any]
@@ -152,32 +199,52 @@ class Database:
                 row[names[index]] = decode(value)
         return row
 
+    def wait_for_locks(self, seconds: float) -> None:
+        """How long a statement waits for another connection's lock before it raises
+        ``DatabaseBusyError``; 0 for the serving connection (see the module docstring)."""
+        self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    # Every statement goes through these methods, which turn lock and storage failures into
+    # the typed errors above (a try block costs nothing until it catches).
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        cursor = self.conn.execute(sql, params)
-        values = cursor.fetchone()
+        try:
+            cursor = self.conn.execute(sql, params)
+            values = cursor.fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _typed(exc) from exc
         return None if values is None else self._decode(self._plan(sql, cursor), values)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        cursor = self.conn.execute(sql, params)
-        rows = cursor.fetchall()
+        try:
+            cursor = self.conn.execute(sql, params)
+            rows = cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise _typed(exc) from exc
         if not rows:
             return []
         plan = self._plan(sql, cursor)
         return [self._decode(plan, values) for values in rows]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self.conn.execute(sql, params).fetchone()
+        try:
+            row = self.conn.execute(sql, params).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _typed(exc) from exc
         return None if row is None else row[0]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
-        return self.conn.execute(sql, params).rowcount
+        try:
+            return self.conn.execute(sql, params).rowcount
+        except sqlite3.OperationalError as exc:
+            raise _typed(exc) from exc
 
     def insert(self, table: str, values: Mapping[str, Any]) -> None:
         """Insert one row. Table and column names come from code, never from a request."""
         columns = ", ".join(f'"{name}"' for name in values)
         marks = ", ".join("?" for _ in values)
-        self.conn.execute(
+        self.execute(
             f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
             [to_column(value) for value in values.values()],
         )
@@ -200,12 +267,19 @@ class Database:
         """A write transaction: everything inside commits together or not at all.
 
         ``BEGIN IMMEDIATE`` takes the write lock up front, so the reads inside see the state
-        the writes will be applied to (no lost updates between processes).
+        the writes will be applied to (no lost updates between processes). If it cannot, it
+        raises ``DatabaseBusyError`` before anything was done. Whatever fails inside, COMMIT
+        included (a full disk), the transaction is rolled back and the connection stays usable.
         """
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back by itself (after SQLITE_FULL or an I/O error).
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
