@@ -218,10 +218,10 @@ def validation_error(errors: Sequence[Any]) -> ValidationError:
     omitted = len(errors) - len(items)
     if omitted:
         details["omitted_errors"] = omitted
-    message = "Request validation failed: " + ", ".join(fields)
-    if omitted:
-        message += f" (and {omitted} more problems)"
-    return ValidationError(_cut(message, MAX_ERROR_MESSAGE_LENGTH), details=details)
+    prefix = "Request validation failed: "
+    suffix = f" (and {omitted} more problems)" if omitted else ""
+    listed = _cut(", ".join(fields), MAX_ERROR_MESSAGE_LENGTH - len(prefix) - len(suffix))
+    return ValidationError(prefix + listed + suffix, details=details)
 
 
 def _malformed_json(error: Any) -> ValidationError:
