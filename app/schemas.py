@@ -58,10 +58,16 @@ def check_json_value(value: Any) -> Any:
     return value
 
 
+FREEFORM_BOUNDS = (
+    f"Free-form JSON: at most {MAX_JSON_DEPTH} levels deep and {MAX_VALUE_BYTES // 1024} KiB"
+    " as compact JSON."
+)
 # Any JSON value, bounded in depth and size: every ``Any`` field of a request model is one.
-JsonValue = Annotated[Any, BeforeValidator(check_json_value)]
+JsonValue = Annotated[Any, BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)]
 # A JSON object with free-form values, bounded the same way.
-JsonObject = Annotated[dict[str, Any], BeforeValidator(check_json_value)]
+JsonObject = Annotated[
+    dict[str, Any], BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)
+]
 
 
 # Identifiers and names a request refers to: a string of at most ``MAX_NAME_LENGTH`` characters.

@@ -8,6 +8,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from app.limits import MAX_UNIQUE_KEY_FIELDS
 from app.schemas import (
+    FREEFORM_BOUNDS,
     JsonObject,
     JsonValue,
     Name,
@@ -91,7 +92,9 @@ class BucketCreateRequest(BucketOptions):
     description: Annotated[str, Field(strict=True, max_length=1000)] | None = None
     # Free-form below its known keys, and recursive: bounded as a whole, like any free-form
     # value, before pydantic walks it.
-    bucket_schema: Annotated[BucketSchema, BeforeValidator(check_json_value)]
+    bucket_schema: Annotated[
+        BucketSchema, BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)
+    ]
     unique_key: UniqueKeyConfig | None = None
     metadata: JsonObject | None = None
 
