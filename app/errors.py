@@ -16,8 +16,13 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.headers import API_HEADERS
 from app.jsonutil import dump_json
-from app.responses import API_HEADERS
+from app.limits import (
+    MAX_ERROR_MESSAGE_LENGTH,
+    MAX_LOCATION_PART_LENGTH,
+    MAX_REPORTED_ERRORS,
+)
 
 log = logging.getLogger("mixpeek_mock")
 
@@ -179,30 +184,47 @@ def api_error_response(exc: ApiError) -> Response:
     )
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def validation_error_details(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Reduce pydantic's error dicts to the envelope's ``{type, location, message}``.
 
-    The offending input is left out on purpose: it may be a credential.
+    The offending input is left out on purpose: it may be a credential. Only the first
+    ``MAX_REPORTED_ERRORS`` are reduced, each part cut to a bounded length: a client's key
+    or message may be long, and an answer must stay small whatever was sent.
     """
     return [
         {
-            "type": str(err.get("type", "value_error")),
-            "location": [str(part) for part in err.get("loc", ())],
-            "message": str(err.get("msg", "Invalid value")),
+            "type": _cut(str(err.get("type", "value_error")), MAX_LOCATION_PART_LENGTH),
+            "location": [_cut(str(part), MAX_LOCATION_PART_LENGTH) for part in err.get("loc", ())],
+            "message": _cut(str(err.get("msg", "Invalid value")), MAX_ERROR_MESSAGE_LENGTH),
         }
-        for err in errors
+        for err in errors[:MAX_REPORTED_ERRORS]
     ]
 
 
+def _field_name(location: list[str]) -> str:
+    """``metadata.team`` for ``["body", "metadata", "team"]``; the source alone when bare."""
+    return ".".join(location[1:]) or (location[0] if location else "body")
+
+
 def validation_error(errors: Sequence[Any]) -> ValidationError:
+    """The 422 for pydantic-style errors: the first ``MAX_REPORTED_ERRORS`` of them listed in
+    ``details.validation_errors``, and how many more there were in ``details.omitted_errors``."""
     if errors and errors[0].get("type") == "json_invalid":
         return _malformed_json(errors[0])
     items = validation_error_details(errors)
-    fields = sorted({".".join(item["location"][1:]) or item["location"][0] for item in items})
-    return ValidationError(
-        "Request validation failed: " + ", ".join(fields),
-        details={"validation_errors": items},
-    )
+    fields = sorted({_field_name(item["location"]) for item in items})
+    details: dict[str, Any] = {"validation_errors": items}
+    omitted = len(errors) - len(items)
+    if omitted:
+        details["omitted_errors"] = omitted
+    prefix = "Request validation failed: "
+    suffix = f" (and {omitted} more problems)" if omitted else ""
+    listed = _cut(", ".join(fields), MAX_ERROR_MESSAGE_LENGTH - len(prefix) - len(suffix))
+    return ValidationError(prefix + listed + suffix, details=details)
 
 
 def _malformed_json(error: Any) -> ValidationError:

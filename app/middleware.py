@@ -40,7 +40,7 @@ from app.errors import (
     error_body,
     validation_error,
 )
-from app.responses import API_HEADERS
+from app.headers import API_HEADERS
 
 # Paths anyone may read: health, and the spec with its interactive docs (D16).
 PUBLIC_PATHS = frozenset(

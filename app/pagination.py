@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from fastapi import Depends, Query
 
 from app.db.database import Database, Row
+from app.errors import validation_error
 from app.schemas import Pagination
 
 DEFAULT_PAGE_SIZE = 10
@@ -54,8 +55,26 @@ async def page_parameters(
     no further effect.
     """
     size = limit or page_size or DEFAULT_PAGE_SIZE
-    start = (page - 1) * size if page is not None else offset or 0
-    return Page(offset=start, limit=size)
+    if page is None:
+        return Page(offset=offset or 0, limit=size)
+    return checked_page(offset=(page - 1) * size, limit=size, source=("query", "page"))
+
+
+def checked_page(*, offset: int, limit: int, source: tuple[str, str]) -> Page:
+    """A page whose offset, however it was reached (``page`` times ``page_size``, or a body's
+    ``offset``), is within the bound ``offset`` itself has; else a 422 naming ``source``."""
+    if offset > MAX_OFFSET:
+        raise validation_error(
+            [
+                {
+                    "type": "less_than_equal",
+                    "loc": source,
+                    "msg": f"The page would start at row {offset}; no page starts past row"
+                    f" {MAX_OFFSET}, however it is asked for",
+                }
+            ]
+        )
+    return Page(offset=offset, limit=limit)
 
 
 PageDep = Annotated[Page, Depends(page_parameters)]

@@ -8,14 +8,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from app.jsonutil import dump_json
+from app.limits import MAX_JSON_DEPTH, MAX_NAME_LENGTH, MAX_OBJECT_KEYS, MAX_VALUE_BYTES
 
 # Integers are stored in SQLite, whose integers are signed 64-bit: larger ones are a 422.
 INT64_MAX = 2**63 - 1
-
-# Free-form JSON objects (metadata and the like) may nest this deep and no deeper: deep enough
-# for any real document, shallow enough that encoding one can never exhaust the stack.
-MAX_JSON_DEPTH = 32
 
 
 def nested_deeper_than(value: Any, limit: int) -> bool:
@@ -31,14 +31,49 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def _check_depth(value: dict[str, Any]) -> dict[str, Any]:
+def check_json_value(value: Any) -> Any:
+    """Refuse a free-form value nested deeper than ``MAX_JSON_DEPTH`` levels or taking more
+    than ``MAX_VALUE_BYTES`` bytes as compact JSON: stored, it could not be served (D6's 500)
+    or would bloat every page that holds it.
+
+    Run before any other validation of the value, so that pydantic never walks a value that
+    is refused anyway.
+    """
     if nested_deeper_than(value, MAX_JSON_DEPTH):
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        raise PydanticCustomError(
+            "json_too_deep",
+            "JSON nested deeper than {max_depth} levels",
+            {"max_depth": MAX_JSON_DEPTH},
+        )
+    try:
+        size = len(dump_json(value))
+    except (TypeError, ValueError):
+        raise PydanticCustomError("json_type", "Value is not JSON") from None
+    if size > MAX_VALUE_BYTES:
+        raise PydanticCustomError(
+            "json_too_large",
+            "JSON value takes {size} bytes; at most {max_bytes} are allowed",
+            {"size": size, "max_bytes": MAX_VALUE_BYTES},
+        )
     return value
 
 
-# A JSON object with free-form values.
-JsonObject = Annotated[dict[str, Any], AfterValidator(_check_depth)]
+FREEFORM_BOUNDS = (
+    f"Free-form JSON: at most {MAX_JSON_DEPTH} levels deep and {MAX_VALUE_BYTES // 1024} KiB"
+    " as compact JSON."
+)
+# Any JSON value, bounded in depth and size: every ``Any`` field of a request model is one.
+JsonValue = Annotated[Any, BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)]
+# A JSON object with free-form values, bounded the same way.
+JsonObject = Annotated[
+    dict[str, Any], BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)
+]
+
+
+# Identifiers and names a request refers to: a string of at most ``MAX_NAME_LENGTH`` characters.
+Name = Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)]
+# A list's ``max_length`` (``Field(max_length=...)``) is checked before its items are: a long
+# list of bad items costs one ``too_long`` error, not one per item.
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -89,6 +124,19 @@ class RequestModel(BaseModel):
     """A request body: unknown keys are a 422 ``extra_forbidden``, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=drop_impossible_defaults)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bounded_keys(cls, data: Any) -> Any:
+        """Refuse an object with far more keys than any model has before checking them one by
+        one: 100 000 unknown keys would otherwise cost 100 000 errors."""
+        if isinstance(data, dict) and len(data) > MAX_OBJECT_KEYS:
+            raise PydanticCustomError(
+                "too_many_keys",
+                "Object has {count} keys; at most {max_keys} are allowed",
+                {"count": len(data), "max_keys": MAX_OBJECT_KEYS},
+            )
+        return data
 
 
 class ResponseModel(BaseModel):

@@ -30,7 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from app.errors import BadRequestError, ServiceUnavailableError, error_body
-from app.responses import API_HEADERS
+from app.headers import API_HEADERS
 from app.settings import Settings
 
 MSG_BODY_TIMEOUT = "The request body did not arrive in time; the connection is closed."

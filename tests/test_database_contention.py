@@ -156,12 +156,11 @@ def test_a_write_the_disk_refuses_is_rolled_back_and_the_server_keeps_serving(
         path = new_sync_path(http, "disk-full")
         before = ok(http.get(path))
         time.sleep(1.5)  # let the checkpointer move the WAL into the file
-        files = [server.database_path, server.database_path.with_name("mock.db-wal")]
-        largest = max(file.stat().st_size for file in files if file.exists())
-        # ~900 KB of metadata: more than the files may grow by under the new limit.
-        big = {"metadata": {f"k{i}": "x" * 18_000 for i in range(50)}}
+        # ~12 KB of metadata (within the record limits) takes several WAL frames of 4 KiB:
+        # under a file size limit of 8 KiB, writing them fails as a full disk would.
+        big = {"metadata": {f"k{i}": "x" * 1000 for i in range(12)}}
         soft, hard = resource.prlimit(pid, resource.RLIMIT_FSIZE)
-        resource.prlimit(pid, resource.RLIMIT_FSIZE, (largest + 256 * 1024, hard))
+        resource.prlimit(pid, resource.RLIMIT_FSIZE, (8 * 1024, hard))
         try:
             refused = http.patch(path, json={**big, "description": "never stored"})
             assert_503_envelope(refused)

@@ -379,6 +379,20 @@ def _whole_body_cases(route: str) -> list[Case]:
         ),
         Case(
             route,
+            f"{freeform} over 16 KiB",
+            422,
+            "a free-form value takes at most 16 KiB as JSON",
+            raw=((freeform, b'{"k": "' + b"x" * 16_384 + b'"}'),),
+        ),
+        Case(
+            route,
+            "an object of 300 keys",
+            422,
+            "more keys than any request object may have: refused before they are checked",
+            fields={f"k{i}": 0 for i in range(300)},
+        ),
+        Case(
+            route,
             f"{freeform} nested 1 000 levels",
             400,
             "deeper than the JSON parser goes: refused while parsing",
@@ -512,13 +526,25 @@ def _query_cases() -> list[Case]:
         ("limit", "\x00"),
         ("include_total", "maybe"),
     ]
-    return [
+    cases = [
         Case(
             route, f"?{name}={value!r}", 422, "out of range or not an integer", query={name: value}
         )
         for route in LIST_ROUTES
         for name, value in bad
     ]
+    cases += [
+        Case(
+            route,
+            f"?page={page}&page_size={size}",
+            422,
+            "(page - 1) x page_size obeys the offset bound of 10 000",
+            query={"page": page, "page_size": size},
+        )
+        for route in LIST_ROUTES
+        for page, size in [(12, 1000), (10_001, 1000), (5_002, 2)]
+    ]
+    return cases
 
 
 # Path identifiers: where the hostile text goes, and what the real resource there is called.
@@ -687,6 +713,58 @@ SPECIFIC_CASES = [
         "free text",
         fields={"description": "a\x00b\x01", "source_path": "in\x00put"},
         shows={"description": "a\x00b\x01", "source_path": "in\x00put"},
+    ),
+    Case(
+        "create sync",
+        "101 include patterns",
+        422,
+        "at most 100 patterns",
+        fields={"file_filters": {"include_patterns": ["*.mp4"] * 101}},
+    ),
+    Case(
+        "create sync",
+        "300 000 invalid batch_collection_ids",
+        422,
+        "at most 100 ids: refused on the count, before any item is looked at",
+        fields={"batch_collection_ids": [1] * 300_000},
+    ),
+    Case(
+        "create sync",
+        "source_path of 2 049 characters",
+        422,
+        "at most 2 048 characters",
+        fields={"source_path": "p" * 2_049},
+    ),
+    Case(
+        "create sync",
+        "metadata_filters value nested 300 arrays",
+        422,
+        "a filter value is free-form JSON: at most 32 levels",
+        raw=(
+            (
+                "file_filters",
+                b'{"metadata_filters": [{"field": "f", "value": '
+                + b"[" * 300
+                + b"]" * 300
+                + b"}]}",
+            ),
+        ),
+    ),
+    Case(
+        "create bucket",
+        "bucket_schema nested 127 levels",
+        422,
+        "a bucket schema is bounded as a whole: at most 32 JSON levels",
+        raw=(
+            (
+                "bucket_schema",
+                b'{"properties": {"r": '
+                + b'{"type": "object", "properties": {"c": ' * 127
+                + b'{"type": "string"}'
+                + b"}}" * 127
+                + b"}}",
+            ),
+        ),
     ),
     Case(
         "create sync",

@@ -14,7 +14,7 @@ from app.buckets.schemas import (
     bucket_from_row,
 )
 from app.dependencies import NamespaceScope
-from app.pagination import Page, PageDep
+from app.pagination import Page, PageDep, checked_page
 from app.responses import ModelResponse
 from app.scopes import InNamespace
 
@@ -25,13 +25,14 @@ BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or
 
 @router.post("", response_model=BucketResponse, summary="Create Bucket")
 async def create_bucket(request: BucketCreateRequest, scope: NamespaceScope) -> ModelResponse:
-    row = service.create_bucket(
-        scope.database,
-        internal_id=scope.principal.internal_id,
-        namespace_id=scope.namespace_id,
-        fields=request.model_dump(mode="json", exclude_none=True),
+    return ModelResponse(
+        service.create_bucket(
+            scope.database,
+            internal_id=scope.principal.internal_id,
+            namespace_id=scope.namespace_id,
+            fields=request.model_dump(mode="json", exclude_none=True),
+        )
     )
-    return ModelResponse(bucket_from_row(row))
 
 
 async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> ModelResponse:
@@ -65,9 +66,10 @@ async def list_buckets(
     request = request or ListBucketsRequest()
     # The reference API takes limit/offset in the body too; there they win over the query.
     if request.limit is not None or request.offset is not None:
-        page = Page(
+        page = checked_page(
             offset=page.offset if request.offset is None else request.offset,
             limit=page.limit if request.limit is None else request.limit,
+            source=("body", "offset"),
         )
     return await _list(scope, page, request)
 

@@ -4,9 +4,20 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
-from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel, TaskStatusEnum
+from app.limits import MAX_UNIQUE_KEY_FIELDS
+from app.schemas import (
+    FREEFORM_BOUNDS,
+    JsonObject,
+    JsonValue,
+    Name,
+    Pagination,
+    RequestModel,
+    ResponseModel,
+    TaskStatusEnum,
+    check_json_value,
+)
 
 BucketName = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
 
@@ -46,9 +57,9 @@ class BucketSchemaField(RequestModel):
     type: BucketSchemaFieldType
     required: StrictBool | None = False
     description: StrictStr | None = None
-    default: Any = None
-    enum: list[Any] | None = None
-    examples: list[Any] | None = None
+    default: JsonValue = None
+    enum: list[JsonValue] | None = None
+    examples: list[JsonValue] | None = None
     items: "BucketSchemaField | None" = None
     properties: "dict[str, BucketSchemaField] | None" = None
 
@@ -60,7 +71,7 @@ class BucketSchema(RequestModel):
 
 
 class UniqueKeyConfig(RequestModel):
-    fields: Annotated[list[StrictStr], Field(min_length=1)]
+    fields: Annotated[list[Name], Field(min_length=1, max_length=MAX_UNIQUE_KEY_FIELDS)]
     default_policy: Literal["insert", "update", "upsert"] | None = None
 
 
@@ -79,13 +90,17 @@ BUCKET_OPTIONS = tuple(BucketOptions.model_fields)
 class BucketCreateRequest(BucketOptions):
     bucket_name: BucketName
     description: Annotated[str, Field(strict=True, max_length=1000)] | None = None
-    bucket_schema: BucketSchema
+    # Free-form below its known keys, and recursive: bounded as a whole, like any free-form
+    # value, before pydantic walks it.
+    bucket_schema: Annotated[
+        BucketSchema, BeforeValidator(check_json_value), Field(description=FREEFORM_BOUNDS)
+    ]
     unique_key: UniqueKeyConfig | None = None
     metadata: JsonObject | None = None
 
 
 class ListBucketsRequest(RequestModel):
-    search: StrictStr | None = None
+    search: Name | None = None
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None
     sort: JsonObject | None = None

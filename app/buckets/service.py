@@ -4,11 +4,12 @@ import sqlite3
 from typing import Any
 
 from app import identifiers
-from app.buckets.schemas import BUCKET_OPTIONS
+from app.buckets.schemas import BUCKET_OPTIONS, bucket_from_row
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
 from app.pagination import Page, fetch_page, name_contains
+from app.responses import render_record
 from app.schemas import TaskStatusEnum
 
 
@@ -66,7 +67,8 @@ def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
 
 def create_bucket(
     db: Database, *, internal_id: str, namespace_id: str, fields: dict[str, Any]
-) -> Row:
+) -> bytes:
+    """A new bucket; its JSON, rendered before the insert commits."""
     now = utc_now()
     bucket_id = identifiers.new_id(identifiers.BUCKET)
     try:
@@ -88,11 +90,12 @@ def create_bucket(
                     "updated_at": now,
                 },
             )
+            row = resolve_bucket(db, namespace_id=namespace_id, identifier=bucket_id)
+            return render_record(bucket_from_row(row))
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A bucket named {fields['bucket_name']!r} already exists in this namespace."
         ) from None
-    return resolve_bucket(db, namespace_id=namespace_id, identifier=bucket_id)
 
 
 def list_buckets(

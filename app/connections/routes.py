@@ -37,13 +37,14 @@ async def create_connection(
             )
     fields = request.model_dump(mode="json", exclude={"test_before_save"})
     fields["provider_config"] = config
-    row = service.create_connection(
-        caller.database,
-        internal_id=caller.principal.internal_id,
-        user_id=caller.principal.user_id,
-        fields=fields,
+    return ModelResponse(
+        service.create_connection(
+            caller.database,
+            internal_id=caller.principal.internal_id,
+            user_id=caller.principal.user_id,
+            fields=fields,
+        )
     )
-    return ModelResponse(service.connection_from_row(row))
 
 
 async def _list(

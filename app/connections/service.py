@@ -10,6 +10,7 @@ from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
 from app.pagination import Page, fetch_page, where_equal
+from app.responses import render_record
 from app.schemas import TaskStatusEnum
 
 from .redaction import redact
@@ -66,8 +67,9 @@ def resolve_connection(db: Database, *, internal_id: str, identifier: str) -> Ro
 
 def create_connection(
     db: Database, *, internal_id: str, user_id: str, fields: dict[str, Any]
-) -> Row:
-    """Store a connection whose configuration has been validated (and probed, if asked)."""
+) -> bytes:
+    """Store a connection whose configuration has been validated (and probed, if asked); its
+    JSON, rendered before the insert commits."""
     now = utc_now()
     connection_id = identifiers.new_id(identifiers.CONNECTION)
     try:
@@ -91,11 +93,12 @@ def create_connection(
                     "updated_at": now,
                 },
             )
+            row = resolve_connection(db, internal_id=internal_id, identifier=connection_id)
+            return render_record(connection_from_row(row))
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A storage connection named {fields['name']!r} already exists."
         ) from None
-    return resolve_connection(db, internal_id=internal_id, identifier=connection_id)
 
 
 def list_connections(

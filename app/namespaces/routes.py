@@ -13,7 +13,6 @@ from app.namespaces.schemas import (
     ListNamespacesResponse,
     NamespaceDeletedResponse,
     NamespaceModel,
-    namespace_from_row,
 )
 from app.pagination import PageDep
 from app.responses import ModelResponse
@@ -25,17 +24,18 @@ NamespaceIdentifier = Annotated[str, Path(description="Either the namespace name
 
 
 def _public(database: Database, row: Row) -> NamespaceModel:
-    return namespace_from_row(row, bucket_count=service.bucket_count(database, row["namespace_id"]))
+    return service.public_namespace(database, row)
 
 
 @router.post("", response_model=NamespaceModel, summary="Create Namespace")
 async def create_namespace(request: CreateNamespaceRequest, caller: CallerDep) -> ModelResponse:
-    row = service.create_namespace(
-        caller.database,
-        internal_id=caller.principal.internal_id,
-        fields=request.model_dump(mode="json"),
+    return ModelResponse(
+        service.create_namespace(
+            caller.database,
+            internal_id=caller.principal.internal_id,
+            fields=request.model_dump(mode="json"),
+        )
     )
-    return ModelResponse(_public(caller.database, row))
 
 
 async def _list(

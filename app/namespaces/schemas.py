@@ -4,9 +4,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.schemas import INT64_MAX, JsonObject, Pagination, RequestModel, ResponseModel
+from app.limits import (
+    MAX_FEATURE_EXTRACTORS,
+    MAX_FEATURES,
+    MAX_PAYLOAD_INDEXES,
+    MAX_VECTOR_CONFIGS,
+)
+from app.schemas import (
+    INT64_MAX,
+    JsonObject,
+    Name,
+    Pagination,
+    RequestModel,
+    ResponseModel,
+    check_json_value,
+)
 
 NamespaceName = Annotated[str, Field(strict=True, min_length=3, max_length=64)]
 
@@ -16,8 +30,13 @@ class FeatureExtractor(RequestModel):
 
     model_config = ConfigDict(extra="allow")
 
-    feature_extractor_name: StrictStr
-    version: StrictStr
+    feature_extractor_name: Name
+    version: Name
+
+
+# An extractor's settings beyond the known ones are free-form: bounded as a whole, like any
+# free-form value, before they are looked at.
+BoundedFeatureExtractor = Annotated[FeatureExtractor, BeforeValidator(check_json_value)]
 
 
 class PayloadSchemaType(StrEnum):
@@ -44,11 +63,11 @@ class NamespaceOptions(RequestModel):
     They configure vector infrastructure this server does not have, so nothing acts on them.
     """
 
-    mode: StrictStr | None = None
+    mode: Name | None = None
     namespace_type: Literal["standard", "marketplace"] | None = None
     scope: Literal["org", "system"] | None = None
-    features: list[StrictStr] | None = None
-    vector_configs: list[JsonObject] | None = None
+    features: Annotated[list[Name], Field(max_length=MAX_FEATURES)] | None = None
+    vector_configs: Annotated[list[JsonObject], Field(max_length=MAX_VECTOR_CONFIGS)] | None = None
     adaptive_indexing: StrictBool | None = None
     ttl_seconds: Annotated[int, Field(strict=True, ge=60, le=INT64_MAX)] | None = None
     infrastructure: JsonObject | None = None
@@ -64,13 +83,17 @@ NAMESPACE_OPTIONS = tuple(NamespaceOptions.model_fields)
 class CreateNamespaceRequest(NamespaceOptions):
     namespace_name: NamespaceName
     description: Annotated[str, Field(strict=True, max_length=1000)] | None = None
-    feature_extractors: list[FeatureExtractor] = Field(default_factory=list)
-    payload_indexes: list[PayloadIndexConfig] | None = None
+    feature_extractors: Annotated[
+        list[BoundedFeatureExtractor], Field(max_length=MAX_FEATURE_EXTRACTORS)
+    ] = Field(default_factory=list)
+    payload_indexes: (
+        Annotated[list[PayloadIndexConfig], Field(max_length=MAX_PAYLOAD_INDEXES)] | None
+    ) = None
     auto_create_indexes: StrictBool | None = False
 
 
 class ListNamespacesRequest(RequestModel):
-    search: StrictStr | None = None
+    search: Name | None = None
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None
     sort: JsonObject | None = None

@@ -7,8 +7,9 @@ from app import identifiers
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
-from app.namespaces.schemas import NAMESPACE_OPTIONS
+from app.namespaces.schemas import NAMESPACE_OPTIONS, NamespaceModel, namespace_from_row
 from app.pagination import Page, fetch_page, name_contains
+from app.responses import render_record
 
 
 def namespace_not_found(identifier: str) -> NotFoundError:
@@ -40,8 +41,14 @@ def resolve_namespace(db: Database, *, internal_id: str, identifier: str) -> Row
     return row
 
 
-def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) -> Row:
-    """A new namespace; the newer API's options among ``fields`` are stored as given."""
+def public_namespace(db: Database, row: Row) -> NamespaceModel:
+    """The namespace as the API shows it, with its bucket count."""
+    return namespace_from_row(row, bucket_count=bucket_count(db, row["namespace_id"]))
+
+
+def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) -> bytes:
+    """A new namespace; the newer API's options among ``fields`` are stored as given. Its JSON,
+    rendered before the insert commits."""
     now = utc_now()
     namespace_id = identifiers.new_id(identifiers.NAMESPACE)
     values = {
@@ -61,11 +68,12 @@ def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) 
     try:
         with db.transaction():
             db.insert("namespaces", values)
+            row = resolve_namespace(db, internal_id=internal_id, identifier=namespace_id)
+            return render_record(public_namespace(db, row))
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A namespace named {fields['namespace_name']!r} already exists."
         ) from None
-    return resolve_namespace(db, internal_id=internal_id, identifier=namespace_id)
 
 
 def create_default_namespace(db: Database, *, internal_id: str, name: str) -> None:

@@ -24,12 +24,9 @@ SyncConfigId = Annotated[str, Path(description="The sync configuration's id (syn
 
 @router.post("", response_model=SyncConfigurationModel, summary="Create Sync Configuration")
 async def create_sync(request: SyncCreateRequest, scope: BucketScope) -> ModelResponse:
-    record = service.create_sync(
-        scope.database,
-        scope=scope,
-        fields=request.model_dump(),
+    return ModelResponse(
+        service.create_sync(scope.database, scope=scope, fields=request.model_dump())
     )
-    return ModelResponse(service.sync_from_record(record))
 
 
 @router.post("/list", response_model=SyncListResponse, summary="List Sync Configurations")
@@ -78,13 +75,14 @@ async def update_sync(
     scope: BucketScope,
 ) -> ModelResponse:
     """Apply exactly the fields sent; ``metadata`` is replaced, not merged."""
-    record = service.update_sync(
-        scope.database,
-        bucket_id=scope.bucket_id,
-        sync_config_id=sync_config_id,
-        changes=request.model_dump(exclude_unset=True),
+    return ModelResponse(
+        service.update_sync(
+            scope.database,
+            bucket_id=scope.bucket_id,
+            sync_config_id=sync_config_id,
+            changes=request.model_dump(exclude_unset=True),
+        )
     )
-    return ModelResponse(service.sync_from_record(record))
 
 
 @router.delete(

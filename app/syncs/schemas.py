@@ -13,7 +13,6 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StrictBool,
-    StrictStr,
     field_validator,
     model_validator,
 )
@@ -21,9 +20,18 @@ from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import PydanticCustomError, core_schema
 
 from app.errors import MSG_EMPTY_UPDATE
+from app.limits import (
+    MAX_METADATA_FILTERS,
+    MAX_NAME_LENGTH,
+    MAX_PATH_LENGTH,
+    MAX_PATTERNS,
+    MAX_REFERENCES,
+)
 from app.schemas import (
     INT64_MAX,
     JsonObject,
+    JsonValue,
+    Name,
     Pagination,
     RequestModel,
     ResponseModel,
@@ -42,7 +50,11 @@ SyncConcurrency = Annotated[int, Field(strict=True, ge=1, le=100)]
 NonNegativeInt = Annotated[int, Field(strict=True, ge=0, le=INT64_MAX)]
 Description = Annotated[str, Field(strict=True, max_length=MAX_DESCRIPTION_LENGTH)]
 Metadata = Annotated[JsonObject, Field(max_length=MAX_METADATA_KEYS)]
-StringList = list[StrictStr]
+PathText = Annotated[str, Field(strict=True, max_length=MAX_PATH_LENGTH)]
+Patterns = Annotated[list[PathText], Field(max_length=MAX_PATTERNS)]
+MimeTypes = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
+Extensions = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
+References = Annotated[list[Name], Field(max_length=MAX_REFERENCES)]
 
 
 class SyncMode(StrEnum):
@@ -71,23 +83,26 @@ class MetadataFilterOperator(StrEnum):
 
 
 class MetadataFilter(RequestModel):
-    field: StrictStr
+    field: Name
     operator: MetadataFilterOperator = MetadataFilterOperator.CONTAINS
-    value: Any = None
+    value: JsonValue = None
+
+
+MetadataFilters = Annotated[list[MetadataFilter], Field(max_length=MAX_METADATA_FILTERS)]
 
 
 class FileFilters(RequestModel):
     """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``."""
 
-    include_patterns: StringList | None = None
-    exclude_patterns: StringList | None = None
+    include_patterns: Patterns | None = None
+    exclude_patterns: Patterns | None = None
     min_size_bytes: NonNegativeInt | None = None
     max_size_bytes: NonNegativeInt | None = None
     modified_after: UtcDatetime | None = None
     modified_before: UtcDatetime | None = None
-    mime_types: StringList | None = None
-    metadata_filters: list[MetadataFilter] | None = None
-    extensions: StringList | SkipJsonSchema[None] = Field(
+    mime_types: MimeTypes | None = None
+    metadata_filters: MetadataFilters | None = None
+    extensions: Extensions | SkipJsonSchema[None] = Field(
         default=None,
         exclude=True,
         description="Deprecated: extensions such as '.mp4', stored as include_patterns '*.mp4'.",
@@ -97,7 +112,15 @@ class FileFilters(RequestModel):
     def _fold_extensions(self) -> "FileFilters":
         if self.extensions:
             patterns = [f"*{ext}" if ext.startswith(".") else f"*.{ext}" for ext in self.extensions]
-            self.include_patterns = [*(self.include_patterns or []), *patterns]
+            patterns = [*(self.include_patterns or []), *patterns]
+            if len(patterns) > MAX_PATTERNS:
+                raise PydanticCustomError(
+                    "too_long",
+                    "include_patterns and extensions together hold {count} patterns;"
+                    " at most {max_patterns} are allowed",
+                    {"count": len(patterns), "max_patterns": MAX_PATTERNS},
+                )
+            self.include_patterns = patterns
         self.extensions = None
         return self
 
@@ -114,7 +137,7 @@ class IngestFilterOnError(StrEnum):
 
 
 class IngestFilter(RequestModel):
-    retriever_id: Annotated[str, Field(strict=True, min_length=1)]
+    retriever_id: Annotated[str, Field(strict=True, min_length=1, max_length=MAX_NAME_LENGTH)]
     retriever_version: Annotated[int, Field(strict=True, ge=1, le=INT64_MAX)] | None = None
     action: IngestFilterAction | None = None
     on_error: IngestFilterOnError | None = None
@@ -126,7 +149,7 @@ class ReconcileSettings(RequestModel):
     on_update: StrictBool = True
     on_filter_drift: StrictBool = True
     re_extract_on_update: StrictBool = True
-    re_extract_fields: StringList | None = None
+    re_extract_fields: References | None = None
 
 
 def reject_null(value: Any) -> Any:
@@ -160,8 +183,8 @@ class NeverNull:
 class SyncCreateRequest(RequestModel):
     """Create a sync configuration in a bucket (D11 gives the defaults)."""
 
-    connection_id: StrictStr
-    source_path: StrictStr
+    connection_id: Name
+    source_path: PathText
     sync_mode: SyncMode = SyncMode.CONTINUOUS
     description: Description | None = None
     file_filters: FileFilters | None = None
@@ -172,7 +195,7 @@ class SyncCreateRequest(RequestModel):
     skip_batch_submission: StrictBool = False
     metadata: Metadata | None = None
     schema_mapping: JsonObject | None = None
-    batch_collection_ids: StringList | None = None
+    batch_collection_ids: References | None = None
     ingest_filter: IngestFilter | None = None
     reconcile: ReconcileSettings | None = None
     provider_filters: JsonObject | None = None
@@ -199,7 +222,7 @@ class SyncUpdateRequest(RequestModel):
     batch_size: Annotated[BatchSize | None, NeverNull()] = None
     schema_mapping: JsonObject | None = None
     skip_batch_submission: Annotated[StrictBool | None, NeverNull()] = None
-    batch_collection_ids: StringList | None = None
+    batch_collection_ids: References | None = None
     ingest_filter: IngestFilter | None = None
     max_objects_per_run: Annotated[MaxObjectsPerRun | None, NeverNull()] = None
     sync_concurrency: Annotated[SyncConcurrency | None, NeverNull()] = None
@@ -218,7 +241,7 @@ class SyncUpdateRequest(RequestModel):
 class ListSyncConfigurationsRequest(RequestModel):
     """Filters for listing syncs, ANDed; absent ones do not filter."""
 
-    connection_id: StrictStr | None = None
+    connection_id: Name | None = None
     status: TaskStatusEnum | None = None
     is_active: StrictBool | None = None
 

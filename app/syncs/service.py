@@ -8,6 +8,7 @@ from app.connections.service import resolve_connection
 from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
 from app.pagination import Page, fetch_page, where_equal
+from app.responses import render_record
 from app.schemas import TaskStatusEnum
 from app.scopes import InBucket
 
@@ -33,8 +34,10 @@ def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, 
     return dict(row)
 
 
-def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> dict[str, Any]:
-    """A new sync in the scope's bucket, reading from one of the organization's connections."""
+def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> bytes:
+    """A new sync in the scope's bucket, reading from one of the organization's connections;
+    the record's JSON, rendered before the insert commits (nothing is stored that cannot be
+    served)."""
     internal_id = scope.principal.internal_id
     with db.transaction():
         connection = resolve_connection(
@@ -74,39 +77,41 @@ def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> dic
             "updated_at": now,
         }
         db.insert(TABLE, record)
-    return record
+        return render_record(sync_from_record(record))
 
 
 def update_sync(
     db: Database, *, bucket_id: str, sync_config_id: str, changes: dict[str, Any]
-) -> dict[str, Any]:
-    """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record.
+) -> bytes:
+    """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record's
+    JSON.
 
-    Each write is atomic on its own, so two PATCHes racing on one record both take effect
-    (D4), and ``updated_at`` strictly increases (D3):
-    - usually one statement does it all, setting ``updated_at`` to now on condition that now is
+    One transaction holding the write lock does it all, so two PATCHes racing on one record
+    both take effect (D4), ``updated_at`` strictly increases (D3), and the record is rendered
+    before the change commits: a change that would make it unservable (or larger than a
+    record may be) rolls back and changes nothing.
+    - usually one statement writes, setting ``updated_at`` to now on condition that now is
       later than the stored value;
     - when it is not (two writes within a microsecond, or the clock stepped back), or when
-      nothing matched, a transaction holding the write lock reads the record (404 if there is
-      none) and sets ``updated_at`` one microsecond past it.
+      nothing matched, the record is read (404 if there is none) and ``updated_at`` set one
+      microsecond past it.
     """
     if "metadata" in changes and changes["metadata"] is None:
         changes["metadata"] = {}  # null clears metadata to an empty object
-    now = utc_now()
-    row = db.update(
-        TABLE,
-        {**changes, "updated_at": now},
-        where="sync_config_id = ? AND bucket_id = ? AND updated_at < ?",
-        params=[sync_config_id, bucket_id, to_column(now)],
-    )
-    if row is not None:
-        return dict(row)
     with db.transaction():
-        record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
-        changes["updated_at"] = next_update_time(record["updated_at"])
-        row = db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
-    assert row is not None  # read a moment ago, under the write lock
-    return row
+        now = utc_now()
+        row = db.update(
+            TABLE,
+            {**changes, "updated_at": now},
+            where="sync_config_id = ? AND bucket_id = ? AND updated_at < ?",
+            params=[sync_config_id, bucket_id, to_column(now)],
+        )
+        if row is None:
+            record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+            changes["updated_at"] = next_update_time(record["updated_at"])
+            row = db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
+            assert row is not None  # read a moment ago, under the write lock
+        return render_record(sync_from_record(row))
 
 
 def list_syncs(
