@@ -19,6 +19,12 @@ MAX_VALUE_BYTES = 16 * 1024
 # its keys are checked one by one: no request model has a tenth as many fields.
 MAX_OBJECT_KEYS = 256
 
+# A request body is parsed only if it holds at most this many JSON separators (``,`` and
+# ``:``, counted in C before parsing, strings included): parsing half a million list items
+# takes tens of milliseconds on the event loop, and no body the other limits accept comes near
+# this (a record is at most 32 KiB, so it holds fewer than 33,000 of them).
+MAX_BODY_SEPARATORS = 65_536
+
 # --- records ----------------------------------------------------------------------------------
 
 # One record, as the API emits it, takes at most this many bytes of JSON; so a page of the

@@ -41,6 +41,7 @@ from app.errors import (
     validation_error,
 )
 from app.headers import API_HEADERS
+from app.limits import MAX_BODY_SEPARATORS
 
 # Paths anyone may read: health, and the spec with its interactive docs (D16).
 PUBLIC_PATHS = frozenset(
@@ -248,10 +249,24 @@ def parse_json_body(body: bytes) -> Any:
     - malformed JSON: the 422 ``json_invalid`` FastAPI would give;
     - ``NaN``, ``Infinity`` and numbers too large for a float (Python's parser takes them): 422;
     - strings holding an unpaired UTF-16 surrogate, which a ``\\ud800`` escape can produce: 400;
-    - nesting too deep to parse at all: 400 (shallower free-form JSON has its own limit).
+    - nesting too deep to parse at all: 400 (shallower free-form JSON has its own limit);
+    - more JSON values than any acceptable body holds: 422 before parsing (app/limits.py).
     """
     if body.startswith(codecs.BOM_UTF8):
         raise BadRequestError(MSG_BOM)
+    if body.count(b",") + body.count(b":") > MAX_BODY_SEPARATORS:
+        message = (
+            f"Request body holds more than {MAX_BODY_SEPARATORS} JSON values; no request the"
+            " server accepts holds that many."
+        )
+        raise ValidationError(
+            message,
+            details={
+                "validation_errors": [
+                    {"type": "too_many_values", "location": ["body"], "message": message}
+                ]
+            },
+        )
     if b"\x00" in body[:4]:  # JSON text starts with ASCII: a NUL there is a wider encoding
         raise BadRequestError(MSG_WIDE_ENCODING)
     try:
