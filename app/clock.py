@@ -1,4 +1,10 @@
-"""The server's clock (CONTRACT.md D3): aware UTC datetimes, written with a ``Z`` on the wire."""
+"""The server's clock (CONTRACT.md D3): aware UTC datetimes, written with a ``Z`` on the wire.
+
+``utc_now`` is the one clock of every record timestamp, lease and schedule (the admin API will
+be able to freeze and move it). ``storage_now`` is real time, always: it is compared with the
+modification times storage reports (the incremental watermark of D20), which a mock clock must
+not distort.
+"""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,6 +12,10 @@ ONE_TICK = timedelta(microseconds=1)
 
 
 def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def storage_now() -> datetime:
     return datetime.now(UTC)
 
 

@@ -16,6 +16,7 @@ from fastapi import Depends, Header, Path, Query, Request
 
 from app.connections.probe import ProbePool
 from app.db.database import Database
+from app.engine.supervisor import EngineSupervisor
 from app.middleware import principal_of
 from app.scopes import Caller, InBucket, InNamespace, in_bucket, in_namespace
 
@@ -44,6 +45,11 @@ async def get_probes(request: Request) -> ProbePool:
     return probes
 
 
+async def get_engine(request: Request) -> EngineSupervisor:
+    engine: EngineSupervisor = request.app.state.engine
+    return engine
+
+
 async def get_caller(request: Request) -> Caller:
     return Caller(database_of(request), principal_of(request.scope))
 
@@ -66,6 +72,7 @@ async def get_bucket_scope(
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+EngineDep = Annotated[EngineSupervisor, Depends(get_engine)]
 ProbesDep = Annotated[ProbePool, Depends(get_probes)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 NamespaceScope = Annotated[InNamespace, Depends(get_namespace_scope)]

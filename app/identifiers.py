@@ -10,6 +10,9 @@ NAMESPACE = "ns"
 BUCKET = "bkt"
 CONNECTION = "conn"
 SYNC = "sync"
+SYNC_JOB = "job"
+DEAD_LETTER = "dlq"
+OBJECT = "obj"
 
 
 def new_id(prefix: str, nbytes: int = 12) -> str:

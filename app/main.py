@@ -14,6 +14,9 @@ from app.connections.routes import router as connections_router
 from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
+from app.engine.leases import new_worker_id
+from app.engine.supervisor import EngineSupervisor, LeaseReaper
+from app.engine.worker import EngineConfig
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.hotpath import SyncHotPath
@@ -25,6 +28,20 @@ from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
 
 API_VERSION = "0.81"
+
+
+def engine_config(settings: Settings) -> EngineConfig:
+    """What this server's engine process runs with (a new worker id for every start)."""
+    return EngineConfig(
+        database_url=settings.database_url,
+        worker_id=new_worker_id(),
+        scheduler=settings.scheduler,
+        lease_ttl_seconds=settings.lock_ttl_seconds,
+        storage_endpoints=settings.storage_endpoints,
+        default_concurrency=settings.sync_concurrency,
+        max_runs=settings.engine_max_runs,
+        log_level=settings.log_level,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,6 +62,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds=settings.storage_timeout_seconds,
             threads=settings.storage_probe_threads,
         )
+        engine = app.state.engine = EngineSupervisor(engine_config(settings))
+        reaper = LeaseReaper(database, live_worker_ids={engine.worker_id})
+        reaper.reap_at_start()
+        reaper.start()
+        if settings.scheduler:
+            engine.start()
         # Everything built so far lives as long as the process: keep it out of the garbage
         # collector's generations, so that collections during requests stay short. (No
         # gc.collect() first: it would add a twentieth of a second to every start.)
@@ -52,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await engine.stop()
+            await reaper.stop()
             app.state.probes.close()
             await checkpointer.stop()
             database.close()

@@ -41,6 +41,14 @@ class Settings(BaseSettings):
         EgressPolicy(value)  # raises, naming the setting, when malformed
         return value
 
+    # The sync engine (app/engine). The scheduler runs due continuous syncs; off, only triggered
+    # runs happen. A run's lease lasts lock_ttl_seconds unless its worker renews it (D18, D21).
+    scheduler: bool = True
+    lock_ttl_seconds: float = Field(default=60.0, ge=3, le=3600)
+    # Reads in flight per run, for syncs that set no sync_concurrency; runs at once per engine.
+    sync_concurrency: int = Field(default=8, ge=1, le=100)
+    engine_max_runs: int = Field(default=4, ge=1, le=64)
+
     # How long a request may wait, in short asynchronous retries, for another process's write
     # lock on the database before it is answered 503 with Retry-After.
     lock_wait_seconds: float = Field(default=2.5, ge=0)

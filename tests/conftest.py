@@ -27,6 +27,8 @@ API_KEY = "sk_test_primary_key_0123456789abcdef"
 # For every Settings() built in this process, and every process it starts with its environment.
 TEST_STORAGE_ENDPOINTS = "loopback"
 os.environ["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
+# No run starts by time in a test unless the test is about the scheduler (it turns it on).
+os.environ["MIXPEEK_MOCK_SCHEDULER"] = "off"
 # A connection test that fails answers at its deadline: keep the tests' deadline short.
 TEST_STORAGE_TIMEOUT_SECONDS = 1.0
 
@@ -38,6 +40,7 @@ def server_settings(database_url: str, **overrides: Any) -> Settings:
         api_key=API_KEY,
         storage_endpoints=TEST_STORAGE_ENDPOINTS,
         storage_timeout_seconds=TEST_STORAGE_TIMEOUT_SECONDS,
+        scheduler=False,
         **overrides,
     )
 

@@ -7,8 +7,9 @@
         server.start()
 
 The server gets the known key ``API_KEY`` through ``MIXPEEK_MOCK_API_KEY``, and may reach
-storage on this machine only (``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``, unless ``env``
-says otherwise); its stdout and stderr are collected in ``server.log_path``.
+storage on this machine only (``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``) and runs no sync
+by time (``MIXPEEK_MOCK_SCHEDULER=off``), unless ``env`` says otherwise; its stdout and
+stderr are collected in ``server.log_path``.
 """
 
 import os
@@ -59,6 +60,7 @@ class ServerProcess:
         env = {key: value for key, value in os.environ.items() if not key.startswith("MIXPEEK")}
         env["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
         env["MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS"] = str(TEST_STORAGE_TIMEOUT_SECONDS)
+        env["MIXPEEK_MOCK_SCHEDULER"] = "off"
         if self.api_key is not None:
             env["MIXPEEK_MOCK_API_KEY"] = self.api_key
         env.update(self.extra_env)

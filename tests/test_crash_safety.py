@@ -149,7 +149,10 @@ def assert_survived(writer: Writer, final: dict[str, Any]) -> None:
     else:
         assert timestamp(final["updated_at"]) > timestamp(last_answer["updated_at"])
         assert writer.unanswered is not None, "the record changed after its last write"
-        assert final == {**last_answer, **unanswered, "updated_at": final["updated_at"]}
+        # ``next_sync_at`` follows ``is_active`` (D19): compared on its own.
+        expected = {**last_answer, **unanswered, "updated_at": final["updated_at"]}
+        assert {**final, "next_sync_at": None} == {**expected, "next_sync_at": None}
+        assert (final["next_sync_at"] is None) == (not final["is_active"])
 
 
 def integrity_check(database_path: Path) -> str:

@@ -589,6 +589,15 @@ ID_ROUTES: dict[str, tuple[str, str, str, str | None]] = {
         "update sync",
     ),
     "delete sync": ("DELETE", "/v1/buckets/{bucket_id}/syncs/{target}", "sync_config_id", None),
+    **{
+        f"{action} sync": (
+            "POST",
+            f"/v1/buckets/{{bucket_id}}/syncs/{{target}}/{action}",
+            "sync_config_id",
+            None,
+        )
+        for action in ("pause", "resume", "trigger", "unlock")
+    },
 }
 
 # (label, the path segment as sent, percent-encoding included; {real} is the real id there)

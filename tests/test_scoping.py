@@ -260,6 +260,10 @@ def _sync_requests(bucket: str, sync: str, namespace: str) -> list[Request]:
         ("DELETE", f"{base}/{sync}", _in(namespace)),
         ("POST", f"{base}/list", _in(namespace)),
         ("POST", base, {**_in(namespace), "json": {"connection_id": "x", "source_path": "in"}}),
+        *(
+            ("POST", f"{base}/{sync}/{action}", _in(namespace))
+            for action in ("pause", "resume", "trigger", "unlock")
+        ),
     ]
 
 

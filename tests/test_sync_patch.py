@@ -154,10 +154,56 @@ def changed_keys(before: Record, after: Record) -> set[str]:
     }
 
 
+class _AnyTime:
+    """Stands for "some timestamp" where D19 sets one to the time of the change."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and parse_time(other) is not None
+
+    def __repr__(self) -> str:
+        return "<any time>"
+
+
+ANY_TIME: Any = _AnyTime()
+
+
+def schedule_effects(before: Record, expected: Record) -> Record:
+    """What a PATCH of ``status`` or ``is_active`` also changes (D19): SUSPENDED pauses,
+    another status unpauses, and only an active, unpaused sync that is neither FAILED, COMPLETED
+    nor SUSPENDED has a ``next_sync_at`` (the one it had, or the time of the change)."""
+    if "status" not in expected and "is_active" not in expected:
+        return {}
+    effects: Record = {}
+    status = expected.get("status", before["status"])
+    paused = before["paused"]
+    if status == "SUSPENDED" and not paused:
+        paused = True
+        effects.update(paused=True, paused_at=ANY_TIME, paused_by_user_id=ANY_USER)
+    elif "status" in expected and status != "SUSPENDED" and paused:
+        paused = False
+        effects.update(paused=False, paused_at=None, paused_by_user_id=None, pause_reason=None)
+    active = expected.get("is_active", before["is_active"])
+    if not active or paused or status in ("FAILED", "COMPLETED", "SUSPENDED"):
+        effects["next_sync_at"] = None
+    else:
+        effects["next_sync_at"] = before["next_sync_at"] or ANY_TIME
+    return effects
+
+
+class _AnyUser:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith("usr_")
+
+
+ANY_USER: Any = _AnyUser()
+
+
 def assert_applied(before: Record, after: Record, expected: Record) -> None:
-    """``after`` is ``before`` with exactly ``expected`` applied and a later ``updated_at``."""
-    assert {key: after.get(key) for key in expected} == expected
-    should_change = {key for key, value in expected.items() if before.get(key) != value}
+    """``after`` is ``before`` with exactly ``expected`` applied (and what D19 derives from a
+    change of status or activity) and a later ``updated_at``."""
+    expected = {**expected, **schedule_effects(before, expected)}
+    assert expected == {key: after.get(key) for key in expected}
+    should_change = {key for key, value in expected.items() if value != before.get(key)}
     assert changed_keys(before, after) == should_change | {"updated_at"}
     assert parse_time(after["updated_at"]) > parse_time(before["updated_at"])
     assert after["created_at"] == before["created_at"]

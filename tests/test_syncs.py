@@ -106,7 +106,6 @@ DEFAULTS: Record = {
     "total_files_failed": 0,
     "total_bytes_synced": 0,
     "last_sync_at": None,
-    "next_sync_at": None,
     "last_error": None,
     "consecutive_failures": 0,
     "metadata": {},
@@ -256,6 +255,8 @@ def test_a_new_sync_has_the_documented_defaults_in_exact_json_types(
     assert {field: record[field] for field in DEFAULTS} == DEFAULTS
     for field, value in DEFAULTS.items():
         assert json_type(record[field]) == json_type(value), field
+    # Active, so due at once (D18): with the scheduler on, its first run starts within seconds.
+    assert record["next_sync_at"] == record["created_at"]
 
 
 def test_a_new_sync_names_its_bucket_connection_namespace_and_creator(

@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Query
 
-from app.dependencies import BucketScope
+from app.dependencies import BucketScope, EngineDep
 from app.pagination import PageDep
 from app.responses import ModelResponse
-from app.syncs import service
+from app.syncs import lifecycle, service
 from app.syncs.schemas import (
     ListSyncConfigurationsRequest,
     SyncConfigurationModel,
@@ -15,6 +15,8 @@ from app.syncs.schemas import (
     SyncDeletedResponse,
     SyncListResponse,
     SyncUpdateRequest,
+    TriggerSyncResponse,
+    UnlockSyncResponse,
 )
 
 router = APIRouter(prefix="/v1/buckets/{bucket_id}/syncs", tags=["Bucket Syncs"])
@@ -81,6 +83,7 @@ async def update_sync(
             bucket_id=scope.bucket_id,
             sync_config_id=sync_config_id,
             changes=request.model_dump(exclude_unset=True),
+            user_id=scope.principal.user_id,
         )
     )
 
@@ -93,3 +96,83 @@ async def update_sync(
 async def delete_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
     service.delete_sync(scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id)
     return ModelResponse(SyncDeletedResponse(sync_config_id=sync_config_id))
+
+
+# -- the lifecycle (D18 to D21) ---------------------------------------------------------------
+
+
+@router.post(
+    "/{sync_config_id}/pause",
+    response_model=SyncConfigurationModel,
+    summary="Pause Sync Configuration",
+)
+async def pause_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+    """Stop scheduling the sync (a run in progress finishes); pausing a paused sync is a no-op."""
+    return ModelResponse(
+        lifecycle.pause(
+            scope.database,
+            bucket_id=scope.bucket_id,
+            sync_config_id=sync_config_id,
+            user_id=scope.principal.user_id,
+        )
+    )
+
+
+@router.post(
+    "/{sync_config_id}/resume",
+    response_model=SyncConfigurationModel,
+    summary="Resume Sync Configuration",
+)
+async def resume_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+    """Resume a paused or FAILED sync: due at once, its failure count reset."""
+    return ModelResponse(
+        lifecycle.resume(scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id)
+    )
+
+
+@router.post(
+    "/{sync_config_id}/trigger",
+    response_model=TriggerSyncResponse,
+    summary="Trigger Sync Configuration",
+)
+async def trigger_sync(
+    sync_config_id: SyncConfigId,
+    scope: BucketScope,
+    engine: EngineDep,
+    full_sync: Annotated[
+        bool, Query(description="Read every file, not only those changed since the last run.")
+    ] = False,
+) -> ModelResponse:
+    """Start a run now; while one runs, start nothing and name it (``skipped_already_running``)."""
+    settings = engine.config
+    triggered = lifecycle.trigger(
+        scope.database,
+        bucket_id=scope.bucket_id,
+        sync_config_id=sync_config_id,
+        full_sync=full_sync,
+        worker_id=engine.worker_id,
+        ttl_seconds=settings.lease_ttl_seconds,
+    )
+    if triggered.status == "running":
+        engine.wake()
+    return ModelResponse(
+        TriggerSyncResponse(
+            sync_config_id=triggered.sync_config_id,
+            sync_job_id=triggered.sync_job_id,
+            status=triggered.status,
+            full_sync=triggered.full_sync,
+        )
+    )
+
+
+@router.post(
+    "/{sync_config_id}/unlock",
+    response_model=UnlockSyncResponse,
+    summary="Unlock Sync Configuration",
+)
+async def unlock_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+    """Clear the run lock of a worker that died; its job becomes ``interrupted``."""
+    was_locked = lifecycle.unlock(
+        scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id
+    )
+    return ModelResponse(UnlockSyncResponse(sync_config_id=sync_config_id, was_locked=was_locked))

@@ -5,7 +5,7 @@ their bounds follow the official SDK (CONTRACT.md D2, D5).
 """
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -309,3 +309,19 @@ class SyncListResponse(ResponseModel):
 class SyncDeletedResponse(ResponseModel):
     success: bool = True
     sync_config_id: str
+
+
+class TriggerSyncResponse(ResponseModel):
+    """What ``POST .../trigger`` did (D20): a run started, or one already running named."""
+
+    success: bool = True
+    sync_config_id: str
+    sync_job_id: str | None
+    status: Literal["running", "skipped_already_running"]
+    full_sync: bool
+
+
+class UnlockSyncResponse(ResponseModel):
+    success: bool = True
+    sync_config_id: str
+    was_locked: bool

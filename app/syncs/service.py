@@ -71,7 +71,8 @@ def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> byt
             "consecutive_failures": 0,
             "last_error": None,
             "last_sync_at": None,
-            "next_sync_at": None,
+            # Active and due at once: with the scheduler on, its first run starts within seconds.
+            "next_sync_at": now,
             "created_by_user_id": scope.principal.user_id,
             "created_at": now,
             "updated_at": now,
@@ -81,7 +82,12 @@ def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> byt
 
 
 def update_sync(
-    db: Database, *, bucket_id: str, sync_config_id: str, changes: dict[str, Any]
+    db: Database,
+    *,
+    bucket_id: str,
+    sync_config_id: str,
+    changes: dict[str, Any],
+    user_id: str,
 ) -> bytes:
     """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record's
     JSON.
@@ -98,6 +104,10 @@ def update_sync(
     """
     if "metadata" in changes and changes["metadata"] is None:
         changes["metadata"] = {}  # null clears metadata to an empty object
+    if "status" in changes or "is_active" in changes:
+        return _update_schedule(
+            db, bucket_id=bucket_id, sync_config_id=sync_config_id, changes=changes, user_id=user_id
+        )
     with db.transaction():
         now = utc_now()
         row = db.update(
@@ -112,6 +122,62 @@ def update_sync(
             row = db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
             assert row is not None  # read a moment ago, under the write lock
         return render_record(sync_from_record(row))
+
+
+def _update_schedule(
+    db: Database,
+    *,
+    bucket_id: str,
+    sync_config_id: str,
+    changes: dict[str, Any],
+    user_id: str,
+) -> bytes:
+    """A PATCH of ``status`` or ``is_active``, which also decides whether the sync is scheduled
+    (D19): ``status`` SUSPENDED (or ``paused``) is the same as pause, another status unpauses; a
+    sync that is inactive, paused, FAILED or COMPLETED has no ``next_sync_at``, and one that
+    becomes schedulable again is due at once."""
+    with db.transaction():
+        record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+        now = next_update_time(record["updated_at"])
+        derived: dict[str, Any] = {}
+        status = changes.get("status")
+        if status == TaskStatusEnum.SUSPENDED and not record["paused"]:
+            derived.update(paused=True, paused_at=now, paused_by_user_id=user_id)
+        elif status is not None and status != TaskStatusEnum.SUSPENDED and record["paused"]:
+            derived.update(paused=False, paused_at=None, pause_reason=None, paused_by_user_id=None)
+        derived["next_sync_at"] = schedule_after_change(
+            record,
+            is_active=changes.get("is_active", record["is_active"]),
+            paused=derived.get("paused", record["paused"]),
+            status=status or record["status"],
+            now=now,
+        )
+        row = db.update(
+            TABLE,
+            {**changes, **derived, "updated_at": now},
+            where="sync_config_id = ?",
+            params=[sync_config_id],
+        )
+        assert row is not None  # read a moment ago, under the write lock
+        return render_record(sync_from_record(row))
+
+
+UNSCHEDULED_STATUSES = frozenset(
+    {TaskStatusEnum.FAILED, TaskStatusEnum.COMPLETED, TaskStatusEnum.SUSPENDED}
+)
+
+
+def schedule_after_change(
+    record: Row, *, is_active: bool, paused: bool, status: str, now: Any
+) -> Any:
+    """``next_sync_at`` once a sync's activity, pause or status changed: none when nothing may
+    be scheduled; when it may, the time it already had, or now (due at once). A sync whose run
+    is in progress keeps none: the run's end sets it."""
+    if not is_active or paused or status in UNSCHEDULED_STATUSES:
+        return None
+    if record["locked_by_worker_id"] is not None:
+        return record["next_sync_at"]
+    return record["next_sync_at"] or now
 
 
 def list_syncs(
