@@ -183,3 +183,8 @@ def other_org(client: TestClient, database: Database) -> Api:
 def sync(api: Api) -> dict[str, Any]:
     """A sync configuration with every setting at its default."""
     return api.make_sync(api.make_bucket(), api.make_connection())
+
+
+# A real S3 wire protocol (moto's server) for the engine's tests; imported last, since it
+# builds on the names above.
+from tests.s3 import s3  # noqa: E402, F401
