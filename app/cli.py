@@ -104,6 +104,32 @@ def revoke_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_sync(args: argparse.Namespace) -> int:
+    """Run one sync now, in the foreground (app/engine/foreground.py)."""
+    from app.engine.foreground import ForegroundSettings, run_sync_now
+
+    settings = _settings(args)
+    database = Database.open(settings.database_url)
+    try:
+        prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
+    finally:
+        database.close()
+    return run_sync_now(
+        settings.database_url,
+        ForegroundSettings(
+            storage_endpoints=settings.storage_endpoints,
+            lease_ttl_seconds=settings.lock_ttl_seconds,
+            default_concurrency=settings.sync_concurrency,
+        ),
+        bucket=args.bucket,
+        sync=args.sync,
+        namespace=args.namespace,
+        full_sync=args.full,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
+
+
 def healthcheck(args: argparse.Namespace) -> int:
     """Exit 0 when the server on this machine answers ``/v1/health``: a container HEALTHCHECK
     that needs no curl."""
@@ -179,6 +205,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     database_option(revoke)
     revoke.set_defaults(handler=revoke_key)
+
+    syncs = commands.add_parser("syncs", help="run syncs").add_subparsers(
+        dest="syncs_command", required=True
+    )
+    run = syncs.add_parser(
+        "run",
+        help="run one sync now, in the foreground, with its progress; exit 0 when it completed",
+    )
+    run.add_argument("bucket", help="the bucket's id (bkt_...) or name")
+    run.add_argument("sync", help="the sync configuration's id (sync_...)")
+    run.add_argument("--full", action="store_true", help="read every file, not only changed ones")
+    run.add_argument("--namespace", help="the bucket's namespace (id or name), if names repeat")
+    database_option(run)
+    run.set_defaults(handler=run_sync)
 
     check = commands.add_parser("healthcheck", help="exit 0 when the local server is healthy")
     check.add_argument("--url", help="default: http://127.0.0.1:$PORT/v1/health")
