@@ -414,6 +414,8 @@ def _after_run(sync: Row, *, now: datetime, started_real: datetime, error: str |
             changes["status"] = "FAILED"
             schedulable = False
         next_at = now + interval
+    if changes.get("status", status) in ("FAILED", "COMPLETED", "SUSPENDED"):
+        schedulable = False  # set so by this run, or by a PATCH while it ran
     if sync["pending_full_sync"] and schedulable:
         next_at = now  # a full run was asked for while this one ran: it follows at once
     changes["next_sync_at"] = next_at if schedulable else None
@@ -421,15 +423,16 @@ def _after_run(sync: Row, *, now: datetime, started_real: datetime, error: str |
 
 
 def _read_with_retries(source: Source, file: SourceFile) -> _Outcome:
+    """Read a file, trying up to ``FILE_ATTEMPTS`` times in all (D25), with a short pause
+    between tries: a file that vanished may be back, a store that refused may recover."""
     error: SourceError | None = None
     for attempt in range(1, FILE_ATTEMPTS + 1):
         try:
             return _Outcome(file, content=source.read(file.key), attempts=attempt)
         except SourceError as exc:
             error = exc
-            if exc.code in ("NoSuchKey", "AccessDenied", "InvalidObjectState", "EgressRefused"):
-                return _Outcome(file, error=exc, attempts=attempt)  # no retry will change it
-            time.sleep(0.05 * attempt)
+            if attempt < FILE_ATTEMPTS:
+                time.sleep(0.05 * attempt)
     return _Outcome(file, error=error, attempts=FILE_ATTEMPTS)
 
 
