@@ -9,7 +9,7 @@ from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
 from app.pagination import Page, fetch_page, where_equal
 from app.responses import render_record
-from app.schemas import TaskStatusEnum
+from app.schemas import TaskStatusEnum, from_stored
 from app.scopes import InBucket
 
 from .schemas import SyncConfigurationModel
@@ -20,7 +20,7 @@ TABLE = "sync_configurations"
 def sync_from_record(record: dict[str, Any]) -> SyncConfigurationModel:
     """The public record. ``locked`` is derived: a worker holds the run lock."""
     record["locked"] = record["locked_by_worker_id"] is not None
-    return SyncConfigurationModel.model_validate(record)
+    return from_stored(SyncConfigurationModel, record)
 
 
 def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, Any]:
