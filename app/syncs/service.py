@@ -5,9 +5,9 @@ from typing import Any
 from app import identifiers
 from app.clock import next_update_time, utc_now
 from app.connections.service import resolve_connection
-from app.db.database import Database, Row, to_column
+from app.db.database import Database, to_column
 from app.errors import NotFoundError
-from app.pagination import Page, fetch_page, where_equal
+from app.pagination import Page, PageRows, fetch_page, where_equal
 from app.responses import render_record
 from app.schemas import TaskStatusEnum, from_stored
 from app.scopes import InBucket
@@ -122,7 +122,7 @@ def list_syncs(
     connection_id: str | None,
     status: str | None,
     is_active: bool | None,
-) -> tuple[list[Row], int]:
+) -> tuple[PageRows, int]:
     """The bucket's syncs matching every given filter, newest first (D12)."""
     where, params = where_equal(
         {
@@ -135,6 +135,7 @@ def list_syncs(
     return fetch_page(
         db,
         table=TABLE,
+        key="sync_config_id",
         where=where,
         params=params,
         order_by="created_at DESC, rowid DESC",
