@@ -1,6 +1,6 @@
 """Offset pagination shared by every list route (CONTRACT.md D12)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -80,19 +80,61 @@ def checked_page(*, offset: int, limit: int, source: tuple[str, str]) -> Page:
 PageDep = Annotated[Page, Depends(page_parameters)]
 
 
-def fetch_page(
-    db: Database, *, table: str, where: str, params: Sequence[Any], order_by: str, page: Page
-) -> tuple[list[Row], int]:
-    """One page of ``table``'s rows matching ``where``, and how many match in all.
+# A page's rows are read this many at a time as it is sent: ~1.6 MB of the largest records, a
+# millisecond or two of work between two chances for the event loop to serve someone else.
+PAGE_BATCH_ROWS = 50
 
-    ``table``, ``where`` and ``order_by`` come from code; request values travel in ``params``.
+
+class PageRows:
+    """The rows of one page, in page order, read from the database a batch at a time.
+
+    Which rows make the page is decided once, by one statement over their keys alone; each
+    record is then read (and decoded, see ``Rows``) as it is sent. A record deleted meanwhile
+    is left out, one changed meanwhile is sent as it now is: the same as if the change had
+    come a moment earlier or later. Reading the page whole in one statement took ~100 ms on
+    the event loop for 1000 records of 32 KiB (SQLite's sorter carried every row whole), read
+    by key it is a millisecond or two per batch, with the loop free in between
+    (app/responses.py, ``page_response``).
+    """
+
+    __slots__ = ("_db", "_keys", "_sql")
+
+    def __init__(self, db: Database, *, table: str, key: str, order_by: str, keys: list[Any]):
+        self._db = db
+        self._keys = keys
+        self._sql = f"SELECT * FROM {table} WHERE {key} IN ({{marks}}) ORDER BY {order_by}"
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[Row]:
+        for start in range(0, len(self._keys), PAGE_BATCH_ROWS):
+            batch = self._keys[start : start + PAGE_BATCH_ROWS]
+            yield from self._db.rows(self._sql.format(marks=", ".join("?" * len(batch))), batch)
+
+
+def fetch_page(
+    db: Database,
+    *,
+    table: str,
+    key: str,
+    where: str,
+    params: Sequence[Any],
+    order_by: str,
+    page: Page,
+) -> tuple[PageRows, int]:
+    """One page of ``table``'s rows matching ``where`` (read as they are iterated: send them
+    with ``page_response``), and how many match in all.
+
+    ``key`` is the table's primary key. ``table``, ``key``, ``where`` and ``order_by`` come
+    from code; request values travel in ``params``.
     """
     total: int = db.scalar(f"SELECT COUNT(*) FROM {table} WHERE {where}", params)
-    rows = db.all(
-        f"SELECT * FROM {table} WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
+    keys = db.column(
+        f"SELECT {key} FROM {table} WHERE {where} ORDER BY {order_by} LIMIT ? OFFSET ?",
         [*params, page.limit, page.offset],
     )
-    return rows, total
+    return PageRows(db, table=table, key=key, order_by=order_by, keys=keys), total
 
 
 def where_equal(filters: dict[str, Any]) -> tuple[str, list[Any]]:

@@ -6,9 +6,17 @@ integer, never ``"300"`` or ``300.0``; a boolean is ``true``/``false``, never ``
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.jsonutil import dump_json
@@ -31,14 +39,34 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
-def check_json_value(value: Any) -> Any:
+M = TypeVar("M", bound=BaseModel)
+
+# The validation context of a response built from a stored record (``from_stored``).
+STORED_RECORD: dict[str, bool] = {"stored_record": True}
+
+
+def from_stored(model: type[M], record: Any) -> M:
+    """``model`` validated from a record as the database holds it.
+
+    Its free-form values were bounded when they were written, and the record rendered before
+    the write committed (app/responses.py), so they are not walked again here: for a record of
+    dense values (50 metadata filters holding 10 000 values), that second walk was four fifths
+    of what serving the record cost, on every read and every page.
+    """
+    return model.model_validate(record, context=STORED_RECORD)
+
+
+def check_json_value(value: Any, info: ValidationInfo) -> Any:
     """Refuse a free-form value nested deeper than ``MAX_JSON_DEPTH`` levels or taking more
     than ``MAX_VALUE_BYTES`` bytes as compact JSON: stored, it could not be served (D6's 500)
     or would bloat every page that holds it.
 
     Run before any other validation of the value, so that pydantic never walks a value that
-    is refused anyway.
+    is refused anyway; not run on a stored record (``from_stored``), which was checked when it
+    was written.
     """
+    if info.context is STORED_RECORD:
+        return value
     if nested_deeper_than(value, MAX_JSON_DEPTH):
         raise PydanticCustomError(
             "json_too_deep",

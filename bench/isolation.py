@@ -3,13 +3,16 @@
 One run, on this machine:
 
 1. starts mixpeek-mock on a fresh SQLite database in a temporary folder (with
-   ``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``), seeds a sync to PATCH and 20 syncs holding the
-   largest ``file_filters.metadata_filters`` the server accepts;
+   ``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``), seeds a sync to PATCH and, in one bucket, 1000
+   syncs each as large and as costly to serve as the server accepts: 50 metadata filters (the
+   most allowed) whose values are arrays of empty arrays, filled until the record is within a
+   few bytes of the 32 KiB a record may take (the densest JSON: the most values to decode,
+   check and encode per byte; a 32 KiB string costs a tenth of it);
 2. measures, for ``--duration`` seconds each, ``GET /v1/health`` and the PATCH from one client
    (alternately, on one keep-alive connection), first with nothing else running, then while an
    attacker sends the worst request of one kind in a loop:
    - ``invalid-list``: a 1 MiB sync create whose list holds 520,000 invalid items;
-   - ``largest-page``: a list of the largest records, 1000 a page;
+   - ``largest-page``: a list of those 1000 largest records, all on one page;
    - ``half-header``: a new connection every 10 ms that sends half its headers and waits;
    - ``half-body``: a new connection every 10 ms that sends a PATCH's headers, half its body;
    - ``held-lock``: another process holding the database's write lock (``BEGIN IMMEDIATE``)
@@ -55,8 +58,11 @@ TARGET_P99_MS = 50.0
 # hold (plus the target) and it is answered 200 or 503, never 500.
 LOCK_HOLD_S = 1.0
 PATCH_BODY = b'{"batch_size": 25, "description": "isolation"}'
-LARGE_RECORDS = 20
-MAX_BODY = 1024 * 1024
+# The largest page (MAX_PAGE_SIZE in app/pagination.py), all of the largest records.
+LARGE_RECORDS = 1000
+# What the server accepts at most (app/limits.py): a record's JSON, and metadata filters.
+MAX_RECORD_BYTES = 32 * 1024
+MAX_METADATA_FILTERS = 50
 
 
 class BenchError(Exception):
@@ -154,7 +160,8 @@ class World:
     bucket_id: str
     connection_id: str
     patch_path: str
-    large_filters: int = 0
+    large_items: int = 0
+    large_record_bytes: int = 0
 
 
 def seed(port: int, headers: dict[str, str]) -> World:
@@ -191,28 +198,49 @@ def seed(port: int, headers: dict[str, str]) -> World:
     world = World(
         bucket["bucket_id"], connection["connection_id"], f"{syncs}/{sync['sync_config_id']}"
     )
-    # The largest records the server stores: as many metadata filters as it accepts.
-    for count in (70_000, 10_000, 1_000, 100, 50, 40, 30, 20, 10):
-        body = large_sync(world, count, 0)
-        if len(body) > MAX_BODY:
-            continue
-        if request(port, "POST", syncs, headers, body)[0] == 200:
-            world.large_filters = count
-            break
-    if world.large_filters:
-        for index in range(1, LARGE_RECORDS):
-            request(port, "POST", syncs, headers, large_sync(world, world.large_filters, index))
+    seed_largest_records(port, headers, world)
     return world
 
 
-def large_sync(world: World, filters: int, index: int) -> bytes:
+def seed_largest_records(port: int, headers: dict[str, str], world: World) -> None:
+    """``LARGE_RECORDS`` syncs, each holding as many values as the server accepts in one record.
+
+    Bisects on the number of empty arrays the metadata filters hold together (three bytes
+    each): the largest count the server stores is a record within three bytes of its limit.
+    """
+    syncs = f"/v1/buckets/{world.bucket_id}/syncs"
+    low, high = 0, MAX_RECORD_BYTES // 3
+    while low < high:
+        middle = (low + high + 1) // 2
+        status, body = request(port, "POST", syncs, headers, largest_sync(world, middle, 0))
+        if status == 200:
+            low = middle
+            record = json.loads(body)
+            world.large_record_bytes = len(json.dumps(record, separators=(",", ":")))
+            request(port, "DELETE", f"{syncs}/{record['sync_config_id']}", headers, None)
+        elif status == 422:
+            high = middle - 1
+        else:
+            raise BenchError(f"POST {syncs} answered {status}: {body[:300]!r}")
+    world.large_items = low
+    for index in range(LARGE_RECORDS):
+        status, body = request(port, "POST", syncs, headers, largest_sync(world, low, index))
+        if status != 200:
+            raise BenchError(f"POST {syncs} answered {status}: {body[:300]!r}")
+
+
+def largest_sync(world: World, items: int, index: int) -> bytes:
+    """A sync whose metadata filters hold ``items`` empty arrays in all, spread evenly."""
+    share, extra = divmod(items, MAX_METADATA_FILTERS)
+    filters = [
+        {"field": "k", "value": [[]] * (share + (number < extra))}
+        for number in range(MAX_METADATA_FILTERS)
+    ]
     return json.dumps(
         {
             "connection_id": world.connection_id,
-            "source_path": f"large/{index}",
-            "file_filters": {
-                "metadata_filters": [{"field": "k", "value": "v"} for _ in range(filters)]
-            },
+            "source_path": f"large/{index:04d}",
+            "file_filters": {"metadata_filters": filters},
         },
         separators=(",", ":"),
     ).encode()
@@ -377,8 +405,9 @@ def main() -> int:
             with running_server(args.server, Path(tmp), api_key) as (port, database):
                 world = seed(port, headers)
                 print(
-                    f"seeded: {LARGE_RECORDS} syncs with {world.large_filters} metadata filters"
-                    " each (the largest the server accepted)\n"
+                    f"seeded: {LARGE_RECORDS} syncs of {world.large_record_bytes} bytes of JSON"
+                    f" each, {world.large_items} values in their metadata filters (the most the"
+                    " server accepted)\n"
                 )
                 print(
                     f"{'attack':<14} {'request':<7} {'count':>6} {'p50 ms':>8} {'p99 ms':>8}  "

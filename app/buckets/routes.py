@@ -15,7 +15,7 @@ from app.buckets.schemas import (
 )
 from app.dependencies import NamespaceScope
 from app.pagination import Page, PageDep, checked_page
-from app.responses import ModelResponse
+from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import InNamespace
 
 router = APIRouter(prefix="/v1/buckets", tags=["Buckets"])
@@ -35,7 +35,7 @@ async def create_bucket(request: BucketCreateRequest, scope: NamespaceScope) -> 
     )
 
 
-async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> ModelResponse:
+async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> PageResponse:
     rows, total = service.list_buckets(
         scope.database,
         namespace_id=scope.namespace_id,
@@ -43,17 +43,17 @@ async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> 
         search=request.search,
         case_sensitive=request.case_sensitive,
     )
-    return ModelResponse(
+    return await page_response(
         ListBucketsResponse(
-            results=[bucket_from_row(row) for row in rows],
-            pagination=page.describe(total, "/v1/buckets"),
-            total_count=total,
-        )
+            results=[], pagination=page.describe(total, "/v1/buckets"), total_count=total
+        ),
+        rows,
+        bucket_from_row,
     )
 
 
 @router.get("", response_model=ListBucketsResponse, summary="List Buckets")
-async def list_buckets_get(scope: NamespaceScope, page: PageDep) -> ModelResponse:
+async def list_buckets_get(scope: NamespaceScope, page: PageDep) -> PageResponse:
     return await _list(scope, page, ListBucketsRequest())
 
 
@@ -62,7 +62,7 @@ async def list_buckets(
     scope: NamespaceScope,
     page: PageDep,
     request: Annotated[ListBucketsRequest | None, Body()] = None,
-) -> ModelResponse:
+) -> PageResponse:
     request = request or ListBucketsRequest()
     # The reference API takes limit/offset in the body too; there they win over the query.
     if request.limit is not None or request.offset is not None:

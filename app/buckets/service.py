@@ -8,7 +8,7 @@ from app.buckets.schemas import BUCKET_OPTIONS, bucket_from_row
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
-from app.pagination import Page, fetch_page, name_contains
+from app.pagination import Page, PageRows, fetch_page, name_contains
 from app.responses import render_record
 from app.schemas import TaskStatusEnum
 
@@ -100,7 +100,7 @@ def create_bucket(
 
 def list_buckets(
     db: Database, *, namespace_id: str, page: Page, search: str | None, case_sensitive: bool
-) -> tuple[list[Row], int]:
+) -> tuple[PageRows, int]:
     where = "namespace_id = ?"
     params: list[Any] = [namespace_id]
     if search:
@@ -110,6 +110,7 @@ def list_buckets(
     return fetch_page(
         db,
         table="buckets",
+        key="bucket_id",
         where=where,
         params=params,
         order_by="created_at DESC, bucket_id",

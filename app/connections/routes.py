@@ -15,7 +15,7 @@ from app.connections.schemas import (
 from app.dependencies import CallerDep, ProbesDep
 from app.errors import BadRequestError
 from app.pagination import Page, PageDep
-from app.responses import ModelResponse
+from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import Caller
 
 router = APIRouter(prefix="/v1/organizations/connections", tags=["Storage Connections"])
@@ -51,7 +51,7 @@ async def _list(
     caller: Caller,
     page: Page,
     request: ListStorageConnectionsRequest,
-) -> ModelResponse:
+) -> PageResponse:
     rows, total = service.list_connections(
         caller.database,
         internal_id=caller.principal.internal_id,
@@ -60,17 +60,19 @@ async def _list(
         status=request.status,
         is_active=request.is_active,
     )
-    return ModelResponse(
+    return await page_response(
         StorageConnectionListResponse(
-            results=[service.connection_from_row(row) for row in rows],
+            results=[],
             pagination=page.describe(total, "/v1/organizations/connections"),
             total=total,
-        )
+        ),
+        rows,
+        service.connection_from_row,
     )
 
 
 @router.get("", response_model=StorageConnectionListResponse, summary="List Storage Connections")
-async def list_connections_get(caller: CallerDep, page: PageDep) -> ModelResponse:
+async def list_connections_get(caller: CallerDep, page: PageDep) -> PageResponse:
     return await _list(caller, page, ListStorageConnectionsRequest())
 
 
@@ -81,7 +83,7 @@ async def list_connections(
     caller: CallerDep,
     page: PageDep,
     request: Annotated[ListStorageConnectionsRequest | None, Body()] = None,
-) -> ModelResponse:
+) -> PageResponse:
     return await _list(caller, page, request or ListStorageConnectionsRequest())
 
 

@@ -9,7 +9,7 @@ from app import identifiers
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
-from app.pagination import Page, fetch_page, where_equal
+from app.pagination import Page, PageRows, fetch_page, where_equal
 from app.responses import render_record
 from app.schemas import TaskStatusEnum
 
@@ -109,7 +109,7 @@ def list_connections(
     provider_type: str | None,
     status: str | None,
     is_active: bool | None,
-) -> tuple[list[Row], int]:
+) -> tuple[PageRows, int]:
     where, params = where_equal(
         {
             "internal_id": internal_id,
@@ -121,6 +121,7 @@ def list_connections(
     return fetch_page(
         db,
         table="storage_connections",
+        key="connection_id",
         where=where,
         params=params,
         order_by="created_at DESC, connection_id",

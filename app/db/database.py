@@ -155,6 +155,31 @@ def connect(database_url: str) -> sqlite3.Connection:
     return conn
 
 
+class Rows:
+    """The rows one statement answered, as fetched: each is decoded when it is read.
+
+    The statement has finished (its values are all here, so no read stays open on the
+    connection), but turning JSON columns into Python objects is most of what reading a large
+    row costs, and the objects of a whole page of the largest records took ~800 MB at once.
+    A page renders its rows one at a time (app/responses.py), so only one is decoded at a time.
+    """
+
+    __slots__ = ("_plan", "_values")
+
+    def __init__(self, plan: _Plan | None, values: list[tuple[Any, ...]]) -> None:
+        self._plan = plan
+        self._values = values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self) -> Iterator[Row]:
+        plan = self._plan
+        if plan is not None:
+            for values in self._values:
+                yield Database._decode(plan, values)
+
+
 class Database:
     """A thin wrapper over one connection: queries, and transactions that hold the write lock."""
 
@@ -216,15 +241,23 @@ class Database:
         return None if values is None else self._decode(self._plan(sql, cursor), values)
 
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.rows(sql, params))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Every row of the statement, fetched now and decoded as each is read."""
         try:
             cursor = self.conn.execute(sql, params)
-            rows = cursor.fetchall()
+            values = cursor.fetchall()
         except sqlite3.OperationalError as exc:
             raise _typed(exc) from exc
-        if not rows:
-            return []
-        plan = self._plan(sql, cursor)
-        return [self._decode(plan, values) for values in rows]
+        return Rows(self._plan(sql, cursor) if values else None, values)
+
+    def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The first value of every row of the statement, undecoded (keys, ids)."""
+        try:
+            return [values[0] for values in self.conn.execute(sql, params).fetchall()]
+        except sqlite3.OperationalError as exc:
+            raise _typed(exc) from exc
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         try:

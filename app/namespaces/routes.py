@@ -15,7 +15,7 @@ from app.namespaces.schemas import (
     NamespaceModel,
 )
 from app.pagination import PageDep
-from app.responses import ModelResponse
+from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import Caller
 
 router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"])
@@ -42,7 +42,7 @@ async def _list(
     caller: Caller,
     page: PageDep,
     request: ListNamespacesRequest,
-) -> ModelResponse:
+) -> PageResponse:
     rows, total = service.list_namespaces(
         caller.database,
         internal_id=caller.principal.internal_id,
@@ -50,17 +50,17 @@ async def _list(
         search=request.search,
         case_sensitive=request.case_sensitive,
     )
-    return ModelResponse(
+    return await page_response(
         ListNamespacesResponse(
-            results=[_public(caller.database, row) for row in rows],
-            pagination=page.describe(total, "/v1/namespaces"),
-            total_count=total,
-        )
+            results=[], pagination=page.describe(total, "/v1/namespaces"), total_count=total
+        ),
+        rows,
+        lambda row: _public(caller.database, row),
     )
 
 
 @router.get("", response_model=ListNamespacesResponse, summary="List Namespaces")
-async def list_namespaces_get(caller: CallerDep, page: PageDep) -> ModelResponse:
+async def list_namespaces_get(caller: CallerDep, page: PageDep) -> PageResponse:
     return await _list(caller, page, ListNamespacesRequest())
 
 
@@ -69,7 +69,7 @@ async def list_namespaces(
     caller: CallerDep,
     page: PageDep,
     request: Annotated[ListNamespacesRequest | None, Body()] = None,
-) -> ModelResponse:
+) -> PageResponse:
     return await _list(caller, page, request or ListNamespacesRequest())
 
 

@@ -8,7 +8,7 @@ from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
 from app.namespaces.schemas import NAMESPACE_OPTIONS, NamespaceModel, namespace_from_row
-from app.pagination import Page, fetch_page, name_contains
+from app.pagination import Page, PageRows, fetch_page, name_contains
 from app.responses import render_record
 
 
@@ -101,7 +101,7 @@ def bucket_count(db: Database, namespace_id: str) -> int:
 
 def list_namespaces(
     db: Database, *, internal_id: str, page: Page, search: str | None, case_sensitive: bool
-) -> tuple[list[Row], int]:
+) -> tuple[PageRows, int]:
     where = "internal_id = ?"
     params: list[Any] = [internal_id]
     if search:
@@ -113,6 +113,7 @@ def list_namespaces(
     return fetch_page(
         db,
         table="namespaces",
+        key="namespace_id",
         where=where,
         params=params,
         order_by="created_at DESC, namespace_id",

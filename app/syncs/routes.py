@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from app.dependencies import BucketScope, EngineDep
 from app.pagination import PageDep
-from app.responses import ModelResponse
+from app.responses import ModelResponse, PageResponse, page_response
 from app.syncs import lifecycle, service
 from app.syncs.schemas import (
     ListSyncConfigurationsRequest,
@@ -36,7 +36,7 @@ async def list_syncs(
     scope: BucketScope,
     page: PageDep,
     request: Annotated[ListSyncConfigurationsRequest | None, Body()] = None,
-) -> ModelResponse:
+) -> PageResponse:
     filters = request or ListSyncConfigurationsRequest()
     bucket_id = scope.bucket_id
     rows, total = service.list_syncs(
@@ -47,12 +47,14 @@ async def list_syncs(
         status=filters.status,
         is_active=filters.is_active,
     )
-    return ModelResponse(
+    return await page_response(
         SyncListResponse(
-            results=[service.sync_from_record(dict(row)) for row in rows],
+            results=[],
             pagination=page.describe(total, f"/v1/buckets/{bucket_id}/syncs/list"),
             total=total,
-        )
+        ),
+        rows,
+        service.sync_from_record,
     )
 
 

@@ -7,9 +7,9 @@ from app.clock import next_update_time, utc_now
 from app.connections.service import resolve_connection
 from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
-from app.pagination import Page, fetch_page, where_equal
+from app.pagination import Page, PageRows, fetch_page, where_equal
 from app.responses import render_record
-from app.schemas import TaskStatusEnum
+from app.schemas import TaskStatusEnum, from_stored
 from app.scopes import InBucket
 
 from .schemas import SyncConfigurationModel
@@ -20,7 +20,7 @@ TABLE = "sync_configurations"
 def sync_from_record(record: dict[str, Any]) -> SyncConfigurationModel:
     """The public record. ``locked`` is derived: a worker holds the run lock."""
     record["locked"] = record["locked_by_worker_id"] is not None
-    return SyncConfigurationModel.model_validate(record)
+    return from_stored(SyncConfigurationModel, record)
 
 
 def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, Any]:
@@ -188,7 +188,7 @@ def list_syncs(
     connection_id: str | None,
     status: str | None,
     is_active: bool | None,
-) -> tuple[list[Row], int]:
+) -> tuple[PageRows, int]:
     """The bucket's syncs matching every given filter, newest first (D12)."""
     where, params = where_equal(
         {
@@ -201,6 +201,7 @@ def list_syncs(
     return fetch_page(
         db,
         table=TABLE,
+        key="sync_config_id",
         where=where,
         params=params,
         order_by="created_at DESC, rowid DESC",
