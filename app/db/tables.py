@@ -117,6 +117,10 @@ class StorageConnection(SQLModel, table=True):
 
 class SyncConfiguration(SQLModel, table=True):
     __tablename__ = "sync_configurations"
+    # A bucket's syncs, newest first (the list's order), without sorting whole rows.
+    __table_args__ = (
+        Index("ix_sync_configurations_bucket_id_created_at", "bucket_id", "created_at"),
+    )
 
     sync_config_id: str = Field(primary_key=True)
     bucket_id: str = _owner("buckets.bucket_id")

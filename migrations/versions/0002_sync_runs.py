@@ -119,10 +119,14 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_sync_configurations_next_sync_at"), ["next_sync_at"], unique=False
         )
+        batch_op.create_index(
+            "ix_sync_configurations_bucket_id_created_at", ["bucket_id", "created_at"], unique=False
+        )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("sync_configurations", schema=None) as batch_op:
+        batch_op.drop_index("ix_sync_configurations_bucket_id_created_at")
         batch_op.drop_index(batch_op.f("ix_sync_configurations_next_sync_at"))
         batch_op.drop_column("incremental_watermark")
         batch_op.drop_column("batches_created")
