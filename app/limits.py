@@ -48,6 +48,8 @@ MAX_VECTOR_CONFIGS = 50
 MAX_PAYLOAD_INDEXES = 100
 # The fields of a bucket's unique key.
 MAX_UNIQUE_KEY_FIELDS = 20
+# The error types a dead-letter request filters on (the SDK's ``error_types``).
+MAX_ERROR_TYPES = 50
 
 # --- validation errors --------------------------------------------------------------------------
 

@@ -14,12 +14,14 @@ from app.connections.routes import router as connections_router
 from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
+from app.dead_letters.routes import router as dead_letters_router
 from app.engine.leases import new_worker_id
 from app.engine.supervisor import EngineSupervisor, LeaseReaper
 from app.engine.worker import EngineConfig
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.hotpath import SyncHotPath
+from app.jobs.routes import router as jobs_router
 from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
 from app.openapi import install_openapi
@@ -104,7 +106,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
-    routers = (syncs_router, health_router, buckets_router, namespaces_router, connections_router)
+    routers = (
+        syncs_router,
+        jobs_router,
+        dead_letters_router,
+        health_router,
+        buckets_router,
+        namespaces_router,
+        connections_router,
+    )
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)
     ]

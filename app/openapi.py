@@ -36,13 +36,17 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
+# POSTs that read or update what exists, and so never answer 409.
+_NEVER_CONFLICTING = ("/list", "/jobs", "/dlq", "/dlq/requeue", "/dlq/bulk-mark-failed")
+
+
 def _error_statuses(path: str, method: str) -> list[int]:
     statuses = [400, 404, 405, 422, 500, 503]
     if path not in PUBLIC_PATHS:
         statuses.append(401)
     if method in ("post", "put", "patch", "delete"):
         statuses += [413, 415]
-    if method == "post" and not path.endswith("/list"):
+    if method == "post" and not path.endswith(_NEVER_CONFLICTING):
         statuses.append(409)
     return sorted(statuses)
 

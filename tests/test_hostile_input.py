@@ -146,6 +146,8 @@ class Route:
     # The route's free-form JSON object field, where arbitrary nesting and numbers can go.
     # List routes without one get "metadata", an unknown key (422 on its own).
     freeform: str = "metadata"
+    # The body may be absent, empty or null (every list route's may, D12).
+    optional_body: bool = False
 
 
 S3_CONFIG = {
@@ -192,6 +194,13 @@ ROUTES = {
     "list syncs": Route("POST", "/v1/buckets/{bucket_id}/syncs/list", {}),
     # A valid field beside the hostile one also shows PATCH is all-or-nothing (D4).
     "update sync": Route("PATCH", SYNC, {"description": "never applied"}),
+    "list sync jobs": Route("POST", SYNC + "/jobs", {}),
+    "list dlq entries": Route("POST", SYNC + "/dlq", {}),
+    # The world has no dead letters: a row that wrongly succeeds requeues or marks nothing.
+    "requeue dlq entries": Route("POST", SYNC + "/dlq/requeue", {}, optional_body=True),
+    "bulk-mark dlq entries": Route(
+        "POST", SYNC + "/dlq/bulk-mark-failed", {"error_types": ["download_failed"]}
+    ),
 }
 BODY_ROUTES = [name for name, route in ROUTES.items() if route.body is not None]
 LIST_ROUTES = [name for name in ROUTES if name.startswith("list")]
@@ -249,8 +258,9 @@ def nested_arrays(depth: int) -> bytes:
 def _whole_body_cases(route: str) -> list[Case]:
     """What any JSON body route gets for a body that is not a JSON object, or not JSON."""
     is_list = route.startswith("list")
+    optional = is_list or ROUTES[route].optional_body
     freeform = ROUTES[route].freeform
-    object_status = 200 if is_list else 422
+    object_status = 200 if optional else 422
     return [
         Case(route, "truncated JSON", 422, "not JSON: json_invalid", content=b'{"description": '),
         Case(route, "trailing comma", 422, "not JSON", content=b'{"description": "x",}'),
@@ -271,8 +281,8 @@ def _whole_body_cases(route: str) -> list[Case]:
             route,
             "null",
             object_status,
-            "a list's body is optional and declared nullable (D12)"
-            if is_list
+            "the body is optional and declared nullable (D12)"
+            if optional
             else "the body must be an object",
             content=b"null",
         ),
@@ -280,7 +290,7 @@ def _whole_body_cases(route: str) -> list[Case]:
             route,
             "empty body",
             object_status,
-            "an empty list body means no filter (D12)" if is_list else "a body is required",
+            "an empty optional body means no filter (D12)" if optional else "a body is required",
             content=b"",
         ),
         Case(
@@ -598,6 +608,34 @@ ID_ROUTES: dict[str, tuple[str, str, str, str | None]] = {
         )
         for action in ("pause", "resume", "trigger", "unlock")
     },
+    **{
+        f"{name} at {place}": (
+            method,
+            SYNC.replace("{" + place + "}", "{target}") + suffix,
+            place,
+            body_route,
+        )
+        for name, method, suffix, body_route in [
+            ("list sync jobs", "POST", "/jobs", "list sync jobs"),
+            ("metrics", "GET", "/metrics", None),
+            ("list dlq entries", "POST", "/dlq", "list dlq entries"),
+            ("requeue dlq entries", "POST", "/dlq/requeue", "requeue dlq entries"),
+            ("bulk-mark dlq entries", "POST", "/dlq/bulk-mark-failed", "bulk-mark dlq entries"),
+        ]
+        for place in ("bucket_id", "sync_config_id")
+    },
+    # The world has no job: its sync's id stands in for a real id (an id is matched exactly,
+    # so "a real id + junk" is a 404 whatever the id).
+    **{
+        f"get sync job at {place}": (
+            "GET",
+            SYNC.replace("{" + place + "}", "{target}") + "/jobs/job_never_existed_000000",
+            place,
+            None,
+        )
+        for place in ("bucket_id", "sync_config_id")
+    },
+    "get sync job": ("GET", SYNC + "/jobs/{target}", "sync_config_id", None),
 }
 
 # (label, the path segment as sent, percent-encoding included; {real} is the real id there)
@@ -650,6 +688,10 @@ NAMESPACE_ROUTES = [
     "create sync",
     "list syncs",
     "update sync",
+    "list sync jobs",
+    "list dlq entries",
+    "requeue dlq entries",
+    "bulk-mark dlq entries",
 ]
 NAMESPACES = [
     ("SQL tautology", "x' OR '1'='1"),
@@ -967,6 +1009,60 @@ SPECIFIC_CASES = [
         200,
         "the last is_active wins",
         content=b'{"is_active": "yes", "is_active": true}',
+    ),
+]
+
+SPECIFIC_CASES += [
+    Case(
+        "list sync jobs",
+        "NUL in status filter",
+        422,
+        "not a status",
+        fields={"status": "failed\x00"},
+    ),
+    Case(
+        "list dlq entries",
+        "SQL and LIKE wildcards in error_types",
+        200,
+        "error types are bound as parameters and matched exactly",
+        fields={"error_types": ["x' OR '1'='1", "%", "_", "download_failed%"]},
+        shows={"results": [], "total": 0},
+    ),
+    Case(
+        "list dlq entries",
+        "51 error types",
+        422,
+        "at most 50 error types",
+        fields={"error_types": ["NoSuchKey"] * 51},
+    ),
+    Case(
+        "list dlq entries",
+        "an error type of 256 characters",
+        422,
+        "a name is at most 255 characters",
+        fields={"error_types": ["x" * 256]},
+    ),
+    Case(
+        "requeue dlq entries",
+        "300 000 error types",
+        422,
+        "refused on the count, before any item is looked at",
+        fields={"error_types": [1] * 300_000},
+    ),
+    Case(
+        "bulk-mark dlq entries",
+        "no error types",
+        422,
+        "at least one error type",
+        fields={"error_types": []},
+    ),
+    Case(
+        "bulk-mark dlq entries",
+        "NUL in an error type",
+        200,
+        "matched exactly: nothing has that type, nothing is marked",
+        fields={"error_types": ["download_failed\x00"]},
+        shows={"updated": 0},
     ),
 ]
 

@@ -146,6 +146,12 @@ def test_every_route_the_issue_names_is_served(app: FastAPI, spec: dict[str, Any
         ("patch", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}"),
         ("delete", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}"),
         ("get", "/v1/health"),
+        ("post", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/jobs"),
+        ("get", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/jobs/{sync_job_id}"),
+        ("get", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/metrics"),
+        ("post", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq"),
+        ("post", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq/requeue"),
+        ("post", "/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq/bulk-mark-failed"),
     }
     served = {(method, path) for path, ops in spec["paths"].items() for method in ops}
     assert wanted <= served

@@ -52,6 +52,17 @@ NAMESPACED_ROUTES = [
     pytest.param("GET", "/v1/buckets/videos/syncs/sync_x", None, id="get-sync"),
     pytest.param("PATCH", "/v1/buckets/videos/syncs/sync_x", SYNC_UPDATE, id="patch-sync"),
     pytest.param("DELETE", "/v1/buckets/videos/syncs/sync_x", None, id="delete-sync"),
+    pytest.param("POST", "/v1/buckets/videos/syncs/sync_x/jobs", None, id="list-jobs"),
+    pytest.param("GET", "/v1/buckets/videos/syncs/sync_x/jobs/job_x", None, id="get-job"),
+    pytest.param("GET", "/v1/buckets/videos/syncs/sync_x/metrics", None, id="metrics"),
+    pytest.param("POST", "/v1/buckets/videos/syncs/sync_x/dlq", None, id="list-dlq"),
+    pytest.param("POST", "/v1/buckets/videos/syncs/sync_x/dlq/requeue", None, id="requeue-dlq"),
+    pytest.param(
+        "POST",
+        "/v1/buckets/videos/syncs/sync_x/dlq/bulk-mark-failed",
+        {"error_types": ["download_failed"]},
+        id="bulk-mark-dlq",
+    ),
 ]
 
 
@@ -252,6 +263,10 @@ def _in(namespace: str) -> dict[str, Any]:
     return {"headers": {"X-Namespace": namespace}}
 
 
+# A job id, the same for the real and the ghost targets (the sync is what is foreign).
+GHOST_JOB = "job_never_existed_000000"
+
+
 def _sync_requests(bucket: str, sync: str, namespace: str) -> list[Request]:
     base = f"/v1/buckets/{bucket}/syncs"
     return [
@@ -263,6 +278,17 @@ def _sync_requests(bucket: str, sync: str, namespace: str) -> list[Request]:
         *(
             ("POST", f"{base}/{sync}/{action}", _in(namespace))
             for action in ("pause", "resume", "trigger", "unlock")
+        ),
+        # Jobs, metrics and dead letters: the sync's scope decides, before the job is looked up.
+        ("POST", f"{base}/{sync}/jobs", _in(namespace)),
+        ("GET", f"{base}/{sync}/jobs/{GHOST_JOB}", _in(namespace)),
+        ("GET", f"{base}/{sync}/metrics", _in(namespace)),
+        ("POST", f"{base}/{sync}/dlq", _in(namespace)),
+        ("POST", f"{base}/{sync}/dlq/requeue", _in(namespace)),
+        (
+            "POST",
+            f"{base}/{sync}/dlq/bulk-mark-failed",
+            {**_in(namespace), "json": {"error_types": ["download_failed"]}},
         ),
     ]
 
@@ -440,6 +466,7 @@ def _route_key(method: str, path: str) -> tuple[str, str]:
     )
     path = re.sub(r"^/v1/buckets/(?!list$)[^/]+", "/v1/buckets/{}", path)
     path = re.sub(r"/syncs/(?!list$)[^/]+", "/syncs/{}", path)
+    path = re.sub(r"/jobs/[^/]+", "/jobs/{}", path)
     return method, path
 
 

@@ -189,7 +189,7 @@ class Run:
                         raise LeaseLostError
                     outcomes = self._read_batch(source, reads, plan, batch)
                     self._write_batch(sync, bucket, plan, outcomes)
-            self._finish(sync, started_real, error=None)
+            self._finish(sync, started_real, error=None, plan=plan)
             return "completed"
         except LeaseLostError:
             return "interrupted"
@@ -338,7 +338,14 @@ class Run:
 
     # -- the end ----------------------------------------------------------------------------
 
-    def _finish(self, sync_at_start: Row, started_real: datetime, *, error: str | None) -> None:
+    def _finish(
+        self,
+        sync_at_start: Row,
+        started_real: datetime,
+        *,
+        error: str | None,
+        plan: "_Plan | None" = None,
+    ) -> None:
         """End the job and update the sync, in one transaction, if the lease is still ours."""
         now = utc_now()
         progress = self.progress
@@ -357,8 +364,15 @@ class Run:
             self.db.execute(
                 "UPDATE sync_jobs SET status = ?, error = ?, completed_at = ?"
                 " WHERE sync_job_id = ?",
-                ("completed" if error is None else "failed", error, to_column(now), self.job_id),
+                (
+                    "completed" if error is None else "failed",
+                    None if error is None else error[:MAX_ERROR_LENGTH],
+                    to_column(now),
+                    self.job_id,
+                ),
             )
+            if error is None and plan is not None:
+                plan.resolve_vanished(now)
             self.db.execute(
                 "UPDATE sync_configurations SET"
                 " total_files_discovered = total_files_discovered + ?,"
@@ -473,11 +487,15 @@ class _Plan:
             if row["max_retries_reached"] or row["permanently_failed"]
         }
         self.retried = {row["source_object_id"] for row in letters} - self.skipped
+        self.retried_seen: set[str] = set()
+        self.cut_short = False
 
     def candidates(self, source: Source) -> Iterator[SourceFile]:
         taken = 0
+        self.cut_short = False
         for file in source.list_files(self.prefix):
             if self.limit is not None and taken >= self.limit:
+                self.cut_short = True
                 return
             if file.key in self.skipped:
                 continue
@@ -487,6 +505,8 @@ class _Plan:
             if self.cut is not None and file.modified < self.cut and file.key not in self.retried:
                 continue
             taken += 1
+            if file.key in self.retried:
+                self.retried_seen.add(file.key)
             yield file
 
     def existing_objects(self, keys: list[str]) -> dict[str, Row]:
@@ -613,6 +633,15 @@ class _Plan:
                 "last_seen_at": now,
             },
         )
+
+    def resolve_vanished(self, now: datetime) -> None:
+        """Requeued files this complete run did not take (gone from the source, or no longer
+        past the filters) have nothing left to deliver: their entries are resolved, so that
+        none waits for ever. Not when ``max_objects_per_run`` cut the listing short."""
+        if self.cut_short:
+            return
+        for key in sorted(self.retried - self.retried_seen):
+            self.resolve_dead_letter(key, now)
 
     def resolve_dead_letter(self, key: str, now: datetime) -> None:
         if key in self.retried:

@@ -1,0 +1,1 @@
+"""Dead letters: the source files a sync could not turn into objects after its retries."""
