@@ -22,6 +22,7 @@ from app.health import router as health_router
 from app.hotpath import SyncHotPath
 from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
+from app.objects.routes import router as objects_router
 from app.openapi import install_openapi
 from app.settings import Settings
 from app.storage.egress import EgressPolicy
@@ -104,7 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
-    routers = (syncs_router, health_router, buckets_router, namespaces_router, connections_router)
+    routers = (
+        syncs_router,
+        health_router,
+        buckets_router,
+        objects_router,
+        namespaces_router,
+        connections_router,
+    )
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)
     ]
