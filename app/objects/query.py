@@ -178,15 +178,17 @@ class _Compiler:
         if operator in ("contains", "starts_with", "ends_with"):
             if column.kind != TEXT or not isinstance(value, str):
                 raise _refuse(at, f"{operator} compares text fields with a string")
-            mark = self.bind(column, value, at, text_match)
+            # One placeholder per use of the value: "?" is positional, in SQLite and PostgreSQL.
+            def mark() -> str:
+                return self.bind(column, value, at, text_match)
+
             if operator == "contains":
-                return f"instr({subject}, {mark}) > 0"
-            length = f"length({mark})"
+                return f"instr({subject}, {mark()}) > 0"
             if operator == "starts_with":
-                return f"substr({subject}, 1, {length}) = {mark}"
+                return f"substr({subject}, 1, length({mark()})) = {mark()}"
             return (
-                f"(length({subject}) >= {length}"
-                f" AND substr({subject}, length({subject}) - {length} + 1) = {mark})"
+                f"(length({subject}) >= length({mark()})"
+                f" AND substr({subject}, length({subject}) - length({mark()}) + 1) = {mark()})"
             )
         return f"{subject} {COMPARISONS[operator]} {self.bind(column, value, at, text_match)}"
 
