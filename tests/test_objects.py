@@ -8,12 +8,17 @@ SDK's ``BucketObjectsApi`` is driven unmodified against a real server process.
 import hashlib
 import importlib
 import re
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx2
 import pytest
 
+from tests.conftest import API_KEY, Api
 from tests.objects_support import Store, blob_of
+from tests.s3 import S3Store, trigger_and_wait
+from tests.server_process import ServerProcess
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 
@@ -406,3 +411,141 @@ def test_what_a_list_cannot_apply_is_a_422_never_ignored(
         error = response.json()["error"]
         assert error["type"] == "ValidationError"
         assert error["details"]["validation_errors"][0]["location"][0] == "body", case.id
+
+
+# --- scoping (D8, D9) ---------------------------------------------------------------------------
+
+
+def _object_requests(bucket: str, object_id: str) -> list[tuple[str, str]]:
+    base = f"/v1/buckets/{bucket}/objects"
+    return [
+        ("GET", base),
+        ("POST", f"{base}/list"),
+        ("GET", f"{base}/{object_id}"),
+        ("DELETE", f"{base}/{object_id}"),
+    ]
+
+
+def test_objects_outside_the_callers_scope_are_404_like_ones_that_never_existed(
+    store: Store, other_org: Api
+) -> None:
+    store.put("media/in/a.txt", b"a")
+    store.run(store.make_sync())
+    (record,) = store.objects()
+    object_id, bucket_id = record["object_id"], store.bucket["bucket_id"]
+    ghost_object, ghost_bucket = "obj_never_existed_00000", "bkt_never_existed_00000"
+    api = store.api
+    api.make_namespace("elsewhere")
+    other_bucket = api.make_bucket("images")
+
+    def assert_like_a_ghost(
+        caller: Api, method: str, path: str, ghost_path: str, **kw: Any
+    ) -> None:
+        response = caller.request(method, path, **kw)
+        never = caller.request(method, ghost_path, **kw)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.json()["error"]["type"] == "NotFoundError"
+        shown = response.text
+        for real, ghost in [
+            (object_id, ghost_object),
+            (bucket_id, ghost_bucket),
+            ("'videos'", "'ghost-videos'"),
+        ]:
+            shown = shown.replace(real, ghost)
+        assert shown == never.text, (method, path)
+
+    for bucket, ghost_name in [(bucket_id, ghost_bucket), ("videos", "ghost-videos")]:
+        for (method, path), (_, ghost_path) in zip(
+            _object_requests(bucket, object_id),
+            _object_requests(ghost_name, ghost_object),
+            strict=True,
+        ):
+            # Another organization, by its own namespace or by naming ours.
+            assert_like_a_ghost(other_org, method, path, ghost_path)
+            namespace = {"headers": {"X-Namespace": store.bucket["namespace_id"]}}
+            assert_like_a_ghost(other_org, method, path, ghost_path, **namespace)
+            # Another namespace of the same organization.
+            elsewhere = {"headers": {"X-Namespace": "elsewhere"}}
+            assert_like_a_ghost(api, method, path, ghost_path, **elsewhere)
+    # Another bucket of the same namespace: the object is not there.
+    other_base = f"/v1/buckets/{other_bucket['bucket_id']}/objects"
+    for method in ("GET", "DELETE"):
+        assert_like_a_ghost(
+            api, method, f"{other_base}/{object_id}", f"{other_base}/{ghost_object}"
+        )
+    assert api.ok("GET", other_base)["results"] == []
+    assert store.objects() == [record]  # untouched
+
+
+def test_objects_go_with_their_bucket(store: Store) -> None:
+    store.put("media/in/a.txt", b"a")
+    store.run(store.make_sync())
+    (record,) = store.objects()
+    store.api.ok("DELETE", "/v1/buckets/videos")
+    store.make_bucket("videos")  # the same name again: a new, empty bucket
+    assert store.api.get(f"/v1/buckets/videos/objects/{record['object_id']}").status_code == 404
+    assert store.api.ok("GET", "/v1/buckets/videos/objects")["results"] == []
+
+
+# --- the SDK (mixpeek==1.3.783), unmodified, against a real server -------------------------------
+
+
+@pytest.mark.e2e
+def test_the_sdks_bucket_objects_api_lists_gets_and_deletes(
+    tmp_path: Path, s3: S3Store, mixpeek: ModuleType
+) -> None:
+    source = s3.new_bucket("sdk")
+    s3.put(source, "media/in/a.mp4", b"a" * 10)
+    s3.put(source, "media/in/b.txt", b"b" * 20)
+    with (
+        ServerProcess(tmp_path / "mock.db") as server,
+        httpx2.Client(
+            base_url=server.url,
+            headers={"Authorization": f"Bearer {API_KEY}", "X-Namespace": "default"},
+        ) as http,
+    ):
+        api = Api(http, API_KEY)  # type: ignore[arg-type]
+        connection = api.ok(
+            "POST", "/v1/organizations/connections", json=s3.connection_body("sdk-store")
+        )
+        bucket = api.ok(
+            "POST",
+            "/v1/buckets",
+            json={"bucket_name": "sdk-videos", "bucket_schema": {"properties": {}}},
+        )
+        sync = api.ok(
+            "POST",
+            f"/v1/buckets/{bucket['bucket_id']}/syncs",
+            json={
+                "connection_id": connection["connection_id"],
+                "source_path": f"{source}/media/in",
+            },
+        )
+        trigger_and_wait(api, sync)
+
+        cfg = mixpeek.Configuration(host=server.url, access_token=API_KEY)
+        cfg.api_key["NamespaceHeader"] = "default"
+        with mixpeek.ApiClient(cfg) as client:
+            objects = mixpeek.BucketObjectsApi(client)
+            listed = objects.list_objects_buckets("sdk-videos", page_size=10, include_total=True)
+            assert isinstance(listed, mixpeek.ListObjectsResponse)
+            assert listed.pagination.total == 2
+            with_body = objects.list_objects_buckets(
+                bucket["bucket_id"],
+                list_objects_request=mixpeek.ListObjectsRequest(search="b.txt"),
+            )
+            assert [item.blobs[0].details.filename for item in with_body.results] == ["b.txt"]
+            by_get = objects.list_objects_get_buckets(bucket["bucket_id"], limit=1, offset=1)
+            assert len(by_get.results) == 1
+            first = listed.results[0]
+            got = objects.get_object_buckets(bucket["bucket_id"], first.object_id)
+            assert isinstance(got, mixpeek.ObjectResponse)
+            assert got.object_id == first.object_id
+            assert got.source_details[0].type == mixpeek.SourceType.BUCKET
+            assert got.source_details[0].source_id == sync["sync_config_id"]
+            assert got.blobs[0].details.hash.startswith("sha256:")
+            assert got.document_count == 0
+            assert objects.delete_object_buckets(bucket["bucket_id"], first.object_id) is None
+            with pytest.raises(mixpeek.exceptions.NotFoundException):
+                objects.get_object_buckets(bucket["bucket_id"], first.object_id)
+            assert objects.list_objects_buckets("sdk-videos").pagination.total == 1
