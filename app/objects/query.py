@@ -178,6 +178,7 @@ class _Compiler:
         if operator in ("contains", "starts_with", "ends_with"):
             if column.kind != TEXT or not isinstance(value, str):
                 raise _refuse(at, f"{operator} compares text fields with a string")
+
             # One placeholder per use of the value: "?" is positional, in SQLite and PostgreSQL.
             def mark() -> str:
                 return self.bind(column, value, at, text_match)
