@@ -10,7 +10,7 @@ import importlib
 import re
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import httpx2
 import pytest
@@ -336,7 +336,7 @@ FILTER_CASES = [
 def test_list_filters_and_search_are_applied(store: Store, three_objects: dict[str, Any]) -> None:
     # One run for every case: each case a row, not a test.
     for case in FILTER_CASES:
-        body, expected = case.values
+        body, expected = cast(tuple[Any, list[str]], case.values)
         got = sorted(_listed(store, body))
         assert got == [f"media/in/{key}" for key in expected], case.id
 
