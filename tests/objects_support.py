@@ -8,7 +8,7 @@ def test_something(store: Store) -> None:
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -29,7 +29,6 @@ class Store:
     source: str
     connection: dict[str, Any]
     bucket: dict[str, Any]
-    jobs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def objects_path(self) -> str:
@@ -90,13 +89,6 @@ def blob_of(record: dict[str, Any]) -> dict[str, Any]:
     (blob,) = record["blobs"]
     result: dict[str, Any] = blob
     return result
-
-
-def wait_until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 @pytest.fixture
