@@ -71,9 +71,23 @@ async def get_bucket_scope(
     )
 
 
+async def get_bucket_identifier_scope(
+    request: Request,
+    bucket_identifier: BucketInPath,
+    x_namespace: NamespaceHeader = None,
+    namespace: NamespaceQuery = None,
+) -> InBucket:
+    """The same scope as ``get_bucket_scope``, for routes whose path names the bucket
+    ``{bucket_identifier}`` (as the SDK's bucket and object methods do)."""
+    return in_bucket(
+        database_of(request), principal_of(request.scope), x_namespace, namespace, bucket_identifier
+    )
+
+
 DatabaseDep = Annotated[Database, Depends(get_database)]
 EngineDep = Annotated[EngineSupervisor, Depends(get_engine)]
 ProbesDep = Annotated[ProbePool, Depends(get_probes)]
 CallerDep = Annotated[Caller, Depends(get_caller)]
 NamespaceScope = Annotated[InNamespace, Depends(get_namespace_scope)]
 BucketScope = Annotated[InBucket, Depends(get_bucket_scope)]
+BucketIdentifierScope = Annotated[InBucket, Depends(get_bucket_identifier_scope)]

@@ -24,6 +24,7 @@ from app.hotpath import SyncHotPath
 from app.jobs.routes import router as jobs_router
 from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
+from app.objects.routes import router as objects_router
 from app.openapi import install_openapi
 from app.settings import Settings
 from app.storage.egress import EgressPolicy
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dead_letters_router,
         health_router,
         buckets_router,
+        objects_router,
         namespaces_router,
         connections_router,
     )

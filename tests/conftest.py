@@ -187,4 +187,6 @@ def sync(api: Api) -> dict[str, Any]:
 
 # A real S3 wire protocol (moto's server) for the engine's tests; imported last, since it
 # builds on the names above.
+# A source bucket in moto, a connection to it and a bucket of ours (tests/objects_support.py).
+from tests.objects_support import store  # noqa: E402, F401
 from tests.s3 import s3  # noqa: E402, F401

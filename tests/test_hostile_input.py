@@ -53,6 +53,7 @@ from app.db.database import Database
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import API_KEY, Api
+from tests.s3 import S3Store, trigger_and_wait
 
 MAX_BODY = 1024 * 1024
 INT64_MAX = 2**63 - 1
@@ -111,20 +112,28 @@ class World:
     bucket_id: str
     connection_id: str
     sync_config_id: str
+    object_id: str
 
 
 @pytest.fixture(scope="module")
-def world(client: TestClient) -> World:
+def world(client: TestClient, s3: S3Store) -> World:
     api = Api(client, API_KEY)
     namespace = api.ok("GET", "/v1/namespaces/default")
     bucket = api.make_bucket("videos")
     connection = api.make_connection("minio")
     sync = api.make_sync(bucket, connection, metadata={"team": "media"})
+    # A real object, made by a run of a second sync from moto's S3 server.
+    source = s3.new_bucket("hostile")
+    s3.put(source, "media/in/a.txt", b"a file")
+    store = api.ok("POST", "/v1/organizations/connections", json=s3.connection_body("moto"))
+    trigger_and_wait(api, api.make_sync(bucket, store, source_path=f"{source}/media/in"))
+    (made,) = api.ok("GET", f"/v1/buckets/{bucket['bucket_id']}/objects")["results"]
     return World(
         namespace_id=namespace["namespace_id"],
         bucket_id=bucket["bucket_id"],
         connection_id=connection["connection_id"],
         sync_config_id=sync["sync_config_id"],
+        object_id=made["object_id"],
     )
 
 
@@ -192,6 +201,8 @@ ROUTES = {
         {"connection_id": "{connection_id}", "source_path": "media/never-created {unique}"},
     ),
     "list syncs": Route("POST", "/v1/buckets/{bucket_id}/syncs/list", {}),
+    "list objects": Route("POST", "/v1/buckets/{bucket_id}/objects/list", {}, "filters"),
+    "list objects (GET)": Route("GET", "/v1/buckets/{bucket_id}/objects"),
     # A valid field beside the hostile one also shows PATCH is all-or-nothing (D4).
     "update sync": Route("PATCH", SYNC, {"description": "never applied"}),
     "list sync jobs": Route("POST", SYNC + "/jobs", {}),
@@ -592,6 +603,27 @@ ID_ROUTES: dict[str, tuple[str, str, str, str | None]] = {
         None,
     ),
     "get sync": ("GET", "/v1/buckets/{bucket_id}/syncs/{target}", "sync_config_id", None),
+    "list objects at bucket": (
+        "POST",
+        "/v1/buckets/{target}/objects/list",
+        "bucket_id",
+        "list objects",
+    ),
+    "list objects (GET) at bucket": ("GET", "/v1/buckets/{target}/objects", "bucket_id", None),
+    "get object at bucket": (
+        "GET",
+        "/v1/buckets/{target}/objects/{object_id}",
+        "bucket_id",
+        None,
+    ),
+    "delete object at bucket": (
+        "DELETE",
+        "/v1/buckets/{target}/objects/{object_id}",
+        "bucket_id",
+        None,
+    ),
+    "get object": ("GET", "/v1/buckets/{bucket_id}/objects/{target}", "object_id", None),
+    "delete object": ("DELETE", "/v1/buckets/{bucket_id}/objects/{target}", "object_id", None),
     "update sync": (
         "PATCH",
         "/v1/buckets/{bucket_id}/syncs/{target}",
@@ -692,6 +724,8 @@ NAMESPACE_ROUTES = [
     "list dlq entries",
     "requeue dlq entries",
     "bulk-mark dlq entries",
+    "list objects",
+    "list objects (GET)",
 ]
 NAMESPACES = [
     ("SQL tautology", "x' OR '1'='1"),

@@ -16,6 +16,7 @@ import pytest
 
 from app.errors import MSG_MISSING_NAMESPACE
 from tests.conftest import Api
+from tests.s3 import S3Store, trigger_and_wait
 
 SYNC_UPDATE = {"polling_interval_seconds": 600}
 
@@ -63,6 +64,10 @@ NAMESPACED_ROUTES = [
         {"error_types": ["download_failed"]},
         id="bulk-mark-dlq",
     ),
+    pytest.param("GET", "/v1/buckets/videos/objects", None, id="list-objects"),
+    pytest.param("POST", "/v1/buckets/videos/objects/list", None, id="post-list-objects"),
+    pytest.param("GET", "/v1/buckets/videos/objects/obj_x", None, id="get-object"),
+    pytest.param("DELETE", "/v1/buckets/videos/objects/obj_x", None, id="delete-object"),
 ]
 
 
@@ -231,6 +236,7 @@ class Target:
     connection_id: str
     connection_name: str
     sync_config_id: str
+    object_id: str
 
     def identifiers(self) -> list[str]:
         return [
@@ -242,6 +248,7 @@ class Target:
             self.connection_id,
             self.connection_name,
             self.sync_config_id,
+            self.object_id,
         ]
 
 
@@ -254,6 +261,7 @@ GHOST = Target(
     connection_id="conn_never_existed_0000",
     connection_name="ghost-connection",
     sync_config_id="sync_never_existed_0000",
+    object_id="obj_never_existed_00000",
 )
 
 Request = tuple[str, str, dict[str, Any]]  # method, path, keyword arguments for Api.request
@@ -293,6 +301,16 @@ def _sync_requests(bucket: str, sync: str, namespace: str) -> list[Request]:
     ]
 
 
+def _object_requests(bucket: str, object_id: str, namespace: str) -> list[Request]:
+    base = f"/v1/buckets/{bucket}/objects"
+    return [
+        ("GET", base, _in(namespace)),
+        ("POST", f"{base}/list", _in(namespace)),
+        ("GET", f"{base}/{object_id}", _in(namespace)),
+        ("DELETE", f"{base}/{object_id}", _in(namespace)),
+    ]
+
+
 def foreign_requests(target: Target, own_namespace: str) -> list[Request]:
     """Every request by which a second organization could reach the first one's resources.
 
@@ -322,6 +340,7 @@ def foreign_requests(target: Target, own_namespace: str) -> list[Request]:
                 ("GET", f"/v1/buckets/{bucket}", _in(namespace)),
                 ("DELETE", f"/v1/buckets/{bucket}", _in(namespace)),
                 *_sync_requests(bucket, t.sync_config_id, namespace),
+                *_object_requests(bucket, t.object_id, namespace),
             ]
     for connection in (t.connection_id, t.connection_name):
         requests += [
@@ -348,17 +367,20 @@ UNSCOPED_PATHS = {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect
 
 
 @pytest.fixture
-def first_org(api: Api) -> Target:
-    """The first organization's namespace, bucket, connection and sync."""
+def first_org(api: Api, s3: S3Store) -> Target:
+    """The first organization's namespace, bucket, connection, sync and an object a run of
+    that sync made (from moto's S3 server)."""
     namespace = api.make_namespace("first-space")
     bucket = api.make_bucket("first-bucket", namespace="first-space")
-    connection = api.make_connection("first-connection")
-    sync = api.ok(
-        "POST",
-        f"/v1/buckets/{bucket['bucket_id']}/syncs",
-        json={"connection_id": connection["connection_id"], "source_path": "media/in"},
-        headers={"X-Namespace": "first-space"},
+    connection = api.ok(
+        "POST", "/v1/organizations/connections", json=s3.connection_body("first-connection")
     )
+    source = s3.new_bucket("first")
+    s3.put(source, "media/in/a.txt", b"the first organization's file")
+    in_first_space = Api(api.client, api.key, namespace="first-space")
+    sync = in_first_space.make_sync(bucket, connection, source_path=f"{source}/media/in")
+    trigger_and_wait(in_first_space, sync)
+    (made,) = in_first_space.ok("GET", f"/v1/buckets/{bucket['bucket_id']}/objects")["results"]
     api.make_sync(api.make_bucket("default-bucket"), connection)  # one in "default" too
     default = api.ok("GET", "/v1/namespaces/default")
     return Target(
@@ -370,6 +392,7 @@ def first_org(api: Api) -> Target:
         connection_id=connection["connection_id"],
         connection_name="first-connection",
         sync_config_id=sync["sync_config_id"],
+        object_id=made["object_id"],
     )
 
 
@@ -385,6 +408,8 @@ def snapshot(api: Api, target: Target) -> dict[str, Any]:
         "connections": api.ok("GET", "/v1/organizations/connections"),
         "syncs": api.ok("POST", f"{bucket_path}/syncs/list", headers=space),
         "sync": api.ok("GET", f"{bucket_path}/syncs/{target.sync_config_id}", headers=space),
+        "objects": api.ok("GET", f"{bucket_path}/objects", headers=space),
+        "object": api.ok("GET", f"{bucket_path}/objects/{target.object_id}", headers=space),
     }
 
 
@@ -422,7 +447,7 @@ def test_a_second_organization_lists_none_of_the_firsts_resources(
 
     for method, path, kwargs in LIST_ROUTES:
         body = other_org.ok(method, path, **kwargs)
-        shown = re.findall(r"\b(?:ns|bkt|conn|sync)_[\w-]+", str(body))
+        shown = re.findall(r"\b(?:ns|bkt|conn|sync|obj)_[\w-]+", str(body))
         assert not mine & set(shown), f"{method} {path} shows {mine & set(shown)}"
         assert body["results"], f"{method} {path} lists nothing at all"
     syncs = other_org.ok("POST", f"/v1/buckets/{theirs['bucket_id']}/syncs/list")
@@ -467,6 +492,7 @@ def _route_key(method: str, path: str) -> tuple[str, str]:
     path = re.sub(r"^/v1/buckets/(?!list$)[^/]+", "/v1/buckets/{}", path)
     path = re.sub(r"/syncs/(?!list$)[^/]+", "/syncs/{}", path)
     path = re.sub(r"/jobs/[^/]+", "/jobs/{}", path)
+    path = re.sub(r"/objects/(?!list$)[^/]+", "/objects/{}", path)
     return method, path
 
 

@@ -162,6 +162,11 @@ class SyncConfiguration(SQLModel, table=True):
     # Real time (never the mock clock) at which the last successful run started: an incremental
     # run reads only files modified since then, less a second (D20).
     incremental_watermark: datetime | None = None
+    # A run that ``max_objects_per_run`` cut short leaves where the next run continues (the last
+    # key it took) and when the chain of runs began (real time): the watermark moves to that
+    # instant only when a run reaches the end of the listing.
+    resume_after_key: str | None = None
+    resume_started_at: datetime | None = None
     total_files_discovered: int
     total_files_synced: int
     total_files_failed: int

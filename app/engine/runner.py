@@ -267,7 +267,11 @@ class Run:
                     progress.files_verified += 1
                     plan.touch_object(existing, file, content, now)
                     continue
-                if sync["skip_duplicates"] and held.get(content_hash, file.key) != file.key:
+                if (
+                    existing is None
+                    and sync["skip_duplicates"]
+                    and held.get(content_hash, file.key) != file.key
+                ):
                     progress.files_verified += 1  # the bucket holds this content already
                     continue
                 mime_type = guessed_mime_type(relative) or content.content_type
@@ -393,14 +397,27 @@ class Run:
             )
             self.db.update(
                 "sync_configurations",
-                _after_run(sync, now=now, started_real=started_real, error=error),
+                _after_run(sync, now=now, started_real=started_real, error=error, plan=plan),
                 where="sync_config_id = ?",
                 params=[sync["sync_config_id"]],
             )
 
 
-def _after_run(sync: Row, *, now: datetime, started_real: datetime, error: str | None) -> Row:
-    """The sync's lock, status and schedule once a run has ended (D18)."""
+def _after_run(
+    sync: Row,
+    *,
+    now: datetime,
+    started_real: datetime,
+    error: str | None,
+    plan: "_Plan | None" = None,
+) -> Row:
+    """The sync's lock, status and schedule once a run has ended (D18).
+
+    A successful run that ``max_objects_per_run`` cut short is one of a chain: it records the
+    last key it took, the sync is due again at once, and only the run that reaches the end of
+    the listing moves the incremental watermark (to when the chain began) and completes an
+    ``initial_only`` sync.
+    """
     changes: Row = {
         "locked_by_worker_id": None,
         "locked_at": None,
@@ -411,16 +428,19 @@ def _after_run(sync: Row, *, now: datetime, started_real: datetime, error: str |
     interval = timedelta(seconds=sync["polling_interval_seconds"])
     status = sync["status"]
     if error is None:
-        changes.update(
-            last_sync_at=now,
-            consecutive_failures=0,
-            last_error=None,
-            incremental_watermark=started_real,
-        )
-        if status == "ACTIVE" and sync["sync_mode"] == "initial_only":
-            changes["status"] = "COMPLETED"
-            schedulable = False
-        next_at = now + interval
+        changes.update(last_sync_at=now, consecutive_failures=0, last_error=None)
+        chain_began = sync["resume_started_at"] or started_real
+        if plan is not None and plan.cut_short and plan.last_key is not None:
+            changes.update(resume_after_key=plan.last_key, resume_started_at=chain_began)
+            next_at = now  # the rest follows at once
+        else:
+            changes.update(
+                resume_after_key=None, resume_started_at=None, incremental_watermark=chain_began
+            )
+            if status == "ACTIVE" and sync["sync_mode"] == "initial_only":
+                changes["status"] = "COMPLETED"
+                schedulable = False
+            next_at = now + interval
     else:
         failures = sync["consecutive_failures"] + 1
         changes.update(consecutive_failures=failures, last_error=error[:MAX_ERROR_LENGTH])
@@ -488,12 +508,15 @@ class _Plan:
         }
         self.retried = {row["source_object_id"] for row in letters} - self.skipped
         self.retried_seen: set[str] = set()
+        # Where a chain of runs cut short by max_objects_per_run goes on from, and where it got.
+        self.start_after: str | None = None if full_sync else sync["resume_after_key"]
         self.cut_short = False
+        self.last_key: str | None = None
 
     def candidates(self, source: Source) -> Iterator[SourceFile]:
         taken = 0
         self.cut_short = False
-        for file in source.list_files(self.prefix):
+        for file in source.list_files(self.prefix, self.start_after):
             if self.limit is not None and taken >= self.limit:
                 self.cut_short = True
                 return
@@ -505,6 +528,7 @@ class _Plan:
             if self.cut is not None and file.modified < self.cut and file.key not in self.retried:
                 continue
             taken += 1
+            self.last_key = file.key
             if file.key in self.retried:
                 self.retried_seen.add(file.key)
             yield file
@@ -637,8 +661,8 @@ class _Plan:
     def resolve_vanished(self, now: datetime) -> None:
         """Requeued files this complete run did not take (gone from the source, or no longer
         past the filters) have nothing left to deliver: their entries are resolved, so that
-        none waits for ever. Not when ``max_objects_per_run`` cut the listing short."""
-        if self.cut_short:
+        none waits for ever. Not when the run saw only part of the listing."""
+        if self.cut_short or self.start_after is not None:
             return
         for key in sorted(self.retried - self.retried_seen):
             self.resolve_dead_letter(key, now)

@@ -67,7 +67,9 @@ class FileContent:
 class Source(Protocol):
     bucket: str
 
-    def list_files(self, prefix: str) -> Iterator[SourceFile]: ...
+    def list_files(self, prefix: str, start_after: str | None = None) -> Iterator[SourceFile]:
+        """The files under ``prefix`` in key order, after ``start_after`` when given."""
+        ...
 
     def read(self, key: str) -> FileContent: ...
 
@@ -104,7 +106,7 @@ class S3Source:
             f"No S3-compatible store answered as expected at {self.endpoint}.",
         )
 
-    def list_files(self, prefix: str) -> Iterator[SourceFile]:
+    def list_files(self, prefix: str, start_after: str | None = None) -> Iterator[SourceFile]:
         token: str | None = None
         while True:
             arguments: dict[str, Any] = {
@@ -114,6 +116,8 @@ class S3Source:
             }
             if token:
                 arguments["ContinuationToken"] = token
+            elif start_after:
+                arguments["StartAfter"] = start_after
             try:
                 page = self.client.list_objects_v2(**arguments)
             except Exception as exc:  # any failure of the listing fails the run, with a code

@@ -116,6 +116,8 @@ def upgrade() -> None:
             sa.Column("batches_created", sa.Integer(), server_default="0", nullable=False)
         )
         batch_op.add_column(sa.Column("incremental_watermark", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("resume_after_key", sa.String(), nullable=True))
+        batch_op.add_column(sa.Column("resume_started_at", sa.DateTime(), nullable=True))
         batch_op.create_index(
             batch_op.f("ix_sync_configurations_next_sync_at"), ["next_sync_at"], unique=False
         )
@@ -128,6 +130,8 @@ def downgrade() -> None:
     with op.batch_alter_table("sync_configurations", schema=None) as batch_op:
         batch_op.drop_index("ix_sync_configurations_bucket_id_created_at")
         batch_op.drop_index(batch_op.f("ix_sync_configurations_next_sync_at"))
+        batch_op.drop_column("resume_started_at")
+        batch_op.drop_column("resume_after_key")
         batch_op.drop_column("incremental_watermark")
         batch_op.drop_column("batches_created")
 
