@@ -36,8 +36,18 @@ _ERROR_DESCRIPTIONS = {
 }
 
 
-# POSTs that read or update what exists, and so never answer 409.
-_NEVER_CONFLICTING = ("/list", "/jobs", "/dlq", "/dlq/requeue", "/dlq/bulk-mark-failed")
+# POSTs that read or act on what exists, and so never answer 409.
+_NEVER_CONFLICTING = (
+    "/list",
+    "/jobs",
+    "/dlq",
+    "/dlq/requeue",
+    "/dlq/bulk-mark-failed",
+    "/pause",
+    "/resume",
+    "/trigger",
+    "/unlock",
+)
 
 
 def _error_statuses(path: str, method: str) -> list[int]:

@@ -613,9 +613,9 @@ def test_health_answers_promptly_while_a_page_of_the_largest_records_is_served(
     assert pages[:2] == [(200, 1000, pages[0][2]), (200, 1000, pages[1][2])], pages
     p99 = statistics.quantiles(waits, n=100, method="inclusive")[98]
     # The page takes ~1.7 s here, and health waited for all of it (~11 s before the pages were
-    # served cooperatively); now milliseconds (bench/isolation.py holds it to 50 ms; this
-    # bound leaves room for a busy machine).
-    assert p99 < 0.1, (p99, max(waits), pages)
+    # served cooperatively); now milliseconds (bench/isolation.py holds it to 50 ms on a quiet
+    # machine; this bound leaves room for a test run that keeps both cores busy).
+    assert p99 < 0.25, (p99, max(waits), pages)
     assert len(waits) >= 50, (len(waits), pages)
 
 
