@@ -22,15 +22,22 @@ One run, on this machine:
 Targets (issue 8): our files/s >= the floor's; GET p99 during runs <= idle p99 + 20 ms; RSS
 growth of server plus engine < 50 MB (decimal megabytes).
 
-CPU pinning: not by default. ``bench/run.py`` pins the server to CPU 0 and wrk to CPU 1, which
-measures one process's request path. Here the server starts the engine as its child, which
-inherits the server's affinity: pinning the server with ``taskset -c 0`` would put the engine
-on the same core and measure two processes fighting for one CPU, not the engine holding the
-server's interpreter lock (which a separate process cannot). ``--pin`` pins after the start
-instead: the server's threads on CPU 0, its engine, moto and wrk on CPU 1, which isolates
-that claim on a quiet machine; unpinned is how a server and its engine actually run.
+CPU pinning. ``bench/run.py`` starts the server under ``taskset -c 0`` and wrk on CPU 1, which
+measures one process's request path. Done the same way here it would measure the wrong thing:
+the engine is the server's child and inherits its affinity, so server and engine would share
+one core and the figure would be two processes splitting a CPU, not the engine holding the
+server's interpreter lock (which a separate process cannot). So the GET latency is measured in
+two layouts, idle and during runs alike:
 
-Usage: .venv/bin/python bench/engine.py [--objects 2000] [--wrk-seconds 10] [--pin]
+- ``free``: nothing pinned, as a server and its engine really run; on 2 CPUs the server,
+  its engine, moto and wrk share both cores, so this row shows CPU contention too;
+- ``pinned``: set after the start with ``taskset -a -p``: the server and wrk on CPU 0, the
+  engine and moto on CPU 1. The run then takes no CPU from the server, so what remains of the
+  difference is what the engine does to the server through what they share (the SQLite file,
+  its locks, the disk): the claim of D27. wrk shares the server's core (as the idle row does)
+  rather than the engine's, where a busy engine and moto would delay wrk itself.
+
+Usage: .venv/bin/python bench/engine.py [--objects 2000] [--wrk-seconds 10] [--skip-pinned]
 Needs the venv's boto3 and moto (``make .venv/bin/mixpeek-mock``) and wrk (installed with
 apt-get when missing and run as root). Exit status 1 only when the benchmark could not run;
 missed targets are printed as FAIL.
@@ -117,6 +124,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of the process (all its threads) so far."""
+    # The command name (field 2) may hold spaces and parentheses: split after its last ")".
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -125,7 +139,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def pin(pid: int, cpu: str) -> None:
-    """Pin every thread of ``pid`` (and threads it starts later) to ``cpu``."""
+    """Pin every thread of ``pid`` (and threads it starts later) to ``cpu`` (a taskset list)."""
     completed = subprocess.run(
         ["taskset", "-a", "-p", "-c", cpu, str(pid)], capture_output=True, text=True
     )
@@ -560,16 +574,13 @@ class Report:
         return "\n".join([*lines, "", *self.notes])
 
 
-def warm_up(store: Store, cpu: str | None) -> float:
+def warm_up(store: Store) -> float:
     """Start the server's engine process (it starts at the first trigger when the scheduler is
     off) with a run over an empty prefix, so that no measured run pays for its start; seconds."""
     sync = store.new_sync("empty-warm-up", None)
     result = run_sync(store.server, sync, expected=0)
-    engine = store.server.engine_pid()
-    if engine is None:
+    if store.server.engine_pid() is None:
         raise BenchError("no engine process found under the server after a run")
-    if cpu is not None:
-        pin(engine, cpu)
     return result.seconds
 
 
@@ -577,77 +588,142 @@ def best(results: list[RunResult]) -> RunResult:
     return max(results, key=lambda r: r.files_per_s)
 
 
-def measure_throughput(args: argparse.Namespace, s3: Any, store: Store, report: Report) -> None:
-    progress(f"floor: boto3 list + sequential GET of {args.objects} objects x{args.repeats}")
-    floors = []
-    for _ in range(args.repeats):
+def measure_throughput(
+    args: argparse.Namespace, s3: Any, store: Store, moto_pid: int, report: Report
+) -> None:
+    """The floor and our runs, interleaved (floor, batch 100, batch 50, floor, ...) so that a
+    machine whose speed drifts weighs on all alike; the best of each counts. Also the CPU each
+    costs per file: moto's, the boto3 loop's (this process) and the engine's."""
+    engine = store.server.engine_pid()
+    if engine is None:
+        raise BenchError("the engine process is gone")
+    floors: list[float] = []
+    floor_cpu: list[tuple[float, float]] = []
+    sizes = ((100, "batch_size 100"), (None, "batch_size 50 (default)"))
+    ours: dict[str, list[RunResult]] = {label: [] for _, label in sizes}
+    ours_cpu: dict[str, list[tuple[float, float]]] = {label: [] for _, label in sizes}
+    for repeat in range(1, args.repeats + 1):
+        progress(f"round {repeat}/{args.repeats}: floor, then a sync run per batch size")
+        moto_before, client_before = cpu_seconds(moto_pid), time.process_time()
         files, read, seconds = floor_run(s3, FLOOR_PREFIX)
         if files != args.objects or read != args.objects * args.size:
             raise BenchError(f"the floor read {files} files, {read} bytes")
         floors.append(files / seconds)
-    floor = max(floors)
-    each = " ".join(f"{f:.0f}" for f in floors)
-    report.add("floor: boto3 list + sequential GET", f"{floor:.0f} files/s")
-    report.notes.append(f"floor runs (files/s): {each}; best counts")
-    for batch_size, label in ((100, "batch_size 100"), (None, "batch_size 50 (default)")):
-        progress(f"sync runs, {label}, x{args.repeats}")
-        results = []
-        for _ in range(args.repeats):
+        floor_cpu.append((cpu_seconds(moto_pid) - moto_before, time.process_time() - client_before))
+        for batch_size, label in sizes:
             sync = store.new_sync(FLOOR_PREFIX, batch_size)
-            results.append(run_sync(store.server, sync, expected=args.objects))
-        ours = best(results)
+            moto_before, engine_before = cpu_seconds(moto_pid), cpu_seconds(engine)
+            ours[label].append(run_sync(store.server, sync, expected=args.objects))
+            ours_cpu[label].append(
+                (cpu_seconds(moto_pid) - moto_before, cpu_seconds(engine) - engine_before)
+            )
+    floor = max(floors)
+    report.add("floor: boto3 list + sequential GET", f"{floor:.0f} files/s")
+    report.notes.append(
+        "floor (files/s): "
+        + " ".join(f"{f:.0f}" for f in floors)
+        + f"; CPU per file: moto {per_file_ms(floor_cpu, 0, args.objects)},"
+        f" the boto3 loop {per_file_ms(floor_cpu, 1, args.objects)}"
+    )
+    for _, label in sizes:
+        fastest = best(ours[label])
         report.add(
             f"sync run, {label}, trigger to completed",
-            f"{ours.files_per_s:.0f} files/s",
+            f"{fastest.files_per_s:.0f} files/s",
             f">= floor ({floor:.0f})",
-            ours.files_per_s >= floor,
+            fastest.files_per_s >= floor,
         )
-        runs = " ".join(f"{r.files_per_s:.0f} ({r.seconds:.2f} s)" for r in results)
-        report.notes.append(f"sync runs, {label} (files/s): {runs}; best counts")
+        runs = " ".join(f"{r.files_per_s:.0f}" for r in ours[label])
+        report.notes.append(
+            f"sync {label} (files/s): {runs}; CPU per file: moto "
+            f"{per_file_ms(ours_cpu[label], 0, args.objects)}, the engine "
+            f"{per_file_ms(ours_cpu[label], 1, args.objects)}"
+        )
 
 
-def measure_latency(args: argparse.Namespace, store: Store, report: Report, workdir: Path) -> None:
+def per_file_ms(samples: list[tuple[float, float]], index: int, files: int) -> str:
+    return f"{1000 * statistics.median(s[index] for s in samples) / files:.2f} ms"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each process runs (taskset CPU lists) while the GET latency is measured."""
+
+    name: str
+    server: str
+    wrk: str | None
+    engine: str
+    moto: str
+
+
+def layouts(args: argparse.Namespace) -> list[Layout]:
+    everywhere = ",".join(str(cpu) for cpu in sorted(os.sched_getaffinity(0)))
+    found = [Layout("free", everywhere, None, everywhere, everywhere)]
+    if not args.skip_pinned:
+        if not {0, 1} <= os.sched_getaffinity(0):
+            raise BenchError("the pinned layout needs CPUs 0 and 1 (or pass --skip-pinned)")
+        found.append(Layout("pinned", "0", "0", "1", "1"))
+    return found
+
+
+def measure_latency(
+    args: argparse.Namespace, store: Store, moto_pid: int, report: Report, workdir: Path
+) -> None:
     wrk = ensure_wrk()
     script = workdir / "get.lua"
     write_wrk_script(script, store.server.headers)
     target = store.new_sync(FLOOR_PREFIX, 100)
     url = f"http://{HOST}:{store.server.port}{target}"
-    cpu = "1" if args.pin else None
-    progress(f"GET sync with wrk, {WRK_CONNECTIONS} connections, {args.wrk_seconds} s idle")
-    run_wrk(wrk, url, script, 2, cpu)  # warm-up, discarded
-    idle = run_wrk(wrk, url, script, args.wrk_seconds, cpu)
-    progress(f"GET sync with wrk, {args.wrk_seconds} s during runs of {args.objects} objects")
-    stop = threading.Event()
-    busy, runs = keep_running(store, FLOOR_PREFIX, args.objects, stop)
-    time.sleep(0.3)  # the first run is under way
-    try:
-        loaded = run_wrk(wrk, url, script, args.wrk_seconds, cpu)
-    finally:
-        stop.set()
-        runs.join(RUN_TIMEOUT_S)
-    if busy.error is not None:
-        raise BenchError(f"a run during the load failed: {busy.error}")
-    for name, result in (("idle", idle), ("during runs", loaded)):
-        if result.errors:
-            raise BenchError(f"wrk counted {result.errors} errors ({name})")
-    report.add(f"GET sync p99, wrk {WRK_CONNECTIONS} conns, idle", f"{idle.p99_ms:.2f} ms")
-    limit = idle.p99_ms + TARGET_P99_SLACK_MS
-    report.add(
-        f"GET sync p99, wrk {WRK_CONNECTIONS} conns, during runs",
-        f"{loaded.p99_ms:.2f} ms",
-        f"<= idle + {TARGET_P99_SLACK_MS:g} ({limit:.2f})",
-        loaded.p99_ms <= limit,
-    )
-    during = statistics.mean(r.files_per_s for r in busy.runs) if busy.runs else 0.0
-    report.notes.append(
-        f"GET idle: {idle.per_s:.0f} req/s, p50 {idle.p50_ms:.2f} ms, max {idle.max_ms:.1f} ms; "
-        f"during runs: {loaded.per_s:.0f} req/s, p50 {loaded.p50_ms:.2f} ms, "
-        f"max {loaded.max_ms:.1f} ms"
-    )
-    report.notes.append(
-        f"runs while wrk measured: {len(busy.runs)} (back to back, {during:.0f} files/s on average"
-        " under the GET load)"
-    )
+    engine = store.server.engine_pid()
+    if engine is None:
+        raise BenchError("the engine process is gone")
+    all_layouts = layouts(args)
+    for layout in all_layouts:
+        pin(store.server.pid, layout.server)
+        pin(engine, layout.engine)
+        pin(moto_pid, layout.moto)
+        name = layout.name
+        progress(f"{name}: GET sync, wrk {WRK_CONNECTIONS} connections, {args.wrk_seconds} s idle")
+        run_wrk(wrk, url, script, 2, layout.wrk)  # warm-up, discarded
+        before = cpu_seconds(store.server.pid)
+        idle = run_wrk(wrk, url, script, args.wrk_seconds, layout.wrk)
+        idle_cpu = cpu_seconds(store.server.pid) - before
+        progress(f"{name}: the same during runs of {args.objects} objects")
+        stop = threading.Event()
+        busy, runs = keep_running(store, FLOOR_PREFIX, args.objects, stop)
+        time.sleep(0.3)  # the first run is under way
+        try:
+            before = cpu_seconds(store.server.pid)
+            loaded = run_wrk(wrk, url, script, args.wrk_seconds, layout.wrk)
+            loaded_cpu = cpu_seconds(store.server.pid) - before
+        finally:
+            stop.set()
+            runs.join(RUN_TIMEOUT_S)
+        if busy.error is not None:
+            raise BenchError(f"a run during the load failed: {busy.error}")
+        for when, result in (("idle", idle), ("during runs", loaded)):
+            if result.errors:
+                raise BenchError(f"wrk counted {result.errors} errors ({name}, {when})")
+        report.add(f"GET sync p99, {name}, idle", f"{idle.p99_ms:.2f} ms")
+        limit = idle.p99_ms + TARGET_P99_SLACK_MS
+        report.add(
+            f"GET sync p99, {name}, during runs",
+            f"{loaded.p99_ms:.2f} ms",
+            f"<= idle + {TARGET_P99_SLACK_MS:g} ({limit:.2f})",
+            loaded.p99_ms <= limit,
+        )
+        during = statistics.mean(r.files_per_s for r in busy.runs) if busy.runs else 0.0
+        report.notes.append(
+            f"GET {name}: idle {idle.per_s:.0f} req/s, p50 {idle.p50_ms:.2f} ms, max "
+            f"{idle.max_ms:.1f} ms; during runs {loaded.per_s:.0f} req/s, p50 "
+            f"{loaded.p50_ms:.2f} ms, max {loaded.max_ms:.1f} ms; {len(busy.runs)} runs back "
+            f"to back, {during:.0f} files/s on average; server CPU per request: idle "
+            f"{idle_cpu / idle.requests * 1000:.3f} ms, during runs "
+            f"{loaded_cpu / loaded.requests * 1000:.3f} ms"
+        )
+    everywhere = all_layouts[0]
+    for pid in (store.server.pid, engine, moto_pid):
+        pin(pid, everywhere.server)
 
 
 def measure_memory(
@@ -657,11 +733,9 @@ def measure_memory(
     put_objects(s3, MEMORY_PREFIX, args.memory_objects, args.memory_size)
     with mixpeek_server(args.server, workdir, "memory") as server:
         store = Store.connect(server, s3_url)
-        warm_up(store, "1" if args.pin else None)
+        warm_up(store)
         engine = server.engine_pid()
         assert engine is not None
-        if args.pin:
-            pin(server.pid, "0")
         sync = store.new_sync(MEMORY_PREFIX, None)
         progress(f"RSS while syncing {args.memory_objects} objects (sampled every 100 ms)")
         stop = threading.Event()
@@ -695,23 +769,18 @@ def run(args: argparse.Namespace, workdir: Path, report: Report) -> None:
         import boto3  # noqa: F401
     except ImportError:
         raise BenchError("boto3 is missing: run this with the venv's python") from None
-    cpu = "1" if args.pin else None
     with moto_server(args.moto, workdir) as (s3_url, moto_pid):
-        if cpu is not None:
-            pin(moto_pid, cpu)
         s3 = s3_client(s3_url)
         s3.create_bucket(Bucket=SOURCE_BUCKET)
         progress(f"putting {args.objects} objects of {args.size} bytes under floor/")
         put_objects(s3, FLOOR_PREFIX, args.objects, args.size)
         with mixpeek_server(args.server, workdir, "throughput") as server:
             store = Store.connect(server, s3_url)
-            warm = warm_up(store, cpu)
-            if args.pin:
-                pin(server.pid, "0")
+            warm = warm_up(store)
             report.notes.append(f"engine start + an empty run (first trigger): {warm:.2f} s")
-            measure_throughput(args, s3, store, report)
+            measure_throughput(args, s3, store, moto_pid, report)
             if not args.skip_latency:
-                measure_latency(args, store, report, workdir)
+                measure_latency(args, store, moto_pid, report, workdir)
         if not args.skip_memory:
             measure_memory(args, s3, s3_url, report, workdir)
 
@@ -724,7 +793,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--wrk-seconds", type=int, default=10)
     parser.add_argument("--memory-objects", type=int, default=20_000)
     parser.add_argument("--memory-size", type=int, default=256, help="bytes per object")
-    parser.add_argument("--pin", action="store_true", help="server on CPU 0, the rest on CPU 1")
+    parser.add_argument("--skip-pinned", action="store_true", help="no pinned GET layout")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--server", type=Path, default=VENV_BIN / "mixpeek-mock")
@@ -740,8 +809,6 @@ def main(argv: list[str] | None = None) -> int:
     report = Report()
     load_before = os.getloadavg()
     try:
-        if args.pin and not {0, 1} <= os.sched_getaffinity(0):
-            raise BenchError("--pin needs CPUs 0 and 1")
         with tempfile.TemporaryDirectory(prefix="mixpeek-engine-bench-") as workdir:
             run(args, Path(workdir), report)
     except BenchError as exc:
@@ -750,7 +817,7 @@ def main(argv: list[str] | None = None) -> int:
     load_after = os.getloadavg()
     print(
         f"engine bench: {args.objects} objects of {args.size} B in moto on loopback; "
-        f"{os.cpu_count()} CPUs, {'pinned (--pin)' if args.pin else 'not pinned'}; load average "
+        f"{os.cpu_count()} CPUs; load average "
         f"{load_before[0]:.2f} before, {load_after[0]:.2f} after\n"
     )
     print(report.render())
