@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint fuzz bench bench-isolation openapi migration clean
+.PHONY: run test lint fuzz bench bench-isolation bench-engine openapi migration clean
 
 $(BIN)/mixpeek-mock: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ bench: $(BIN)/mixpeek-mock
 ## Latency of health and a sync PATCH while one client sends the worst requests (bench/isolation.py).
 bench-isolation: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/isolation.py
+
+## The sync engine against moto: files/s against a boto3 loop, GET p99 during runs, RSS.
+bench-engine: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/engine.py
 
 ## Regenerate the committed openapi.json from the app.
 openapi: $(BIN)/mixpeek-mock
