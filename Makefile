@@ -2,24 +2,36 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
 
-.PHONY: run test lint fuzz bench bench-isolation bench-engine openapi migration clean
+.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine openapi migration lock clean
 
-$(BIN)/mixpeek-mock: pyproject.toml
+# Dependencies come from the lock files, pinned with hashes (see "Reproducible installs" in
+# README.md): requirements.lock for the server, requirements-test.lock for it and the test
+# tools. The project itself is then installed on top, without resolving anything again.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+
+## What the server needs, and nothing else.
+$(VENV)/.server-installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-## Set up, migrate the default SQLite file, bootstrap a key and serve on 127.0.0.1:8000.
-run: $(BIN)/mixpeek-mock
-	$(BIN)/mixpeek-mock serve --host $(HOST) --port $(PORT)
+## The server and the test tools (what `make test`, `lint`, `fuzz` and `bench` use).
+$(BIN)/mixpeek-mock: requirements-test.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-test.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(VENV)/.server-installed $@
+
+## Set up, migrate the default SQLite file, bootstrap a key and serve. Where it listens comes
+## from the environment: MIXPEEK_MOCK_HOST (default 127.0.0.1) and PORT (default 8000).
+run: $(VENV)/.server-installed
+	$(BIN)/mixpeek-mock serve
 
 ## Set up and run every test, the lint and the type check.
 test: $(BIN)/mixpeek-mock lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(BIN)/mixpeek-mock
 	$(BIN)/ruff check .
@@ -33,6 +45,10 @@ fuzz: $(BIN)/mixpeek-mock
 ## Measure throughput, latency, start time and memory against the ceiling and Prism.
 bench: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/run.py
+
+## First start (new database) and restart: time to the first 200 and memory (bench/startup.py).
+bench-startup: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/startup.py
 
 ## Latency of health and a sync PATCH while one client sends the worst requests (bench/isolation.py).
 bench-isolation: $(BIN)/mixpeek-mock
@@ -50,5 +66,14 @@ openapi: $(BIN)/mixpeek-mock
 migration: $(BIN)/mixpeek-mock
 	$(BIN)/alembic revision --autogenerate -m "$(MESSAGE)"
 
+## Compile the lock files again from pyproject.toml (after changing a dependency there).
+lock:
+	$(PYTHON) -m venv $(VENV)-lock
+	$(VENV)-lock/bin/python -m pip install --quiet uv
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --universal --generate-hashes \
+	  --python-version 3.11 --quiet -o requirements.lock
+	$(VENV)-lock/bin/uv pip compile pyproject.toml --extra test --universal --generate-hashes \
+	  --python-version 3.11 --quiet -o requirements-test.lock
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(VENV)-lock .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,10 @@
-"""Getting a database ready to serve: migrations, the first organization, the configured key."""
+"""Getting a database ready to serve: a write check, migrations, the first organization, the
+configured key."""
 
 from dataclasses import dataclass
 
 from app.accounts import service as accounts
-from app.db.database import Database
+from app.db.database import Database, check_writable
 from app.db.migrate import upgrade_to_head
 from app.settings import Settings
 
@@ -21,13 +22,19 @@ class Bootstrap:
 def prepare_database(
     database: Database, settings: Settings, *, issue_key: bool = True
 ) -> Bootstrap:
-    """Migrate to head; on an empty database create the first organization and a key.
+    """Refuse a database this process cannot write, migrate it to head, then ``bootstrap``."""
+    check_writable(database.conn, settings.database_url)
+    upgrade_to_head(database.conn, settings.database_url)
+    return bootstrap(database, settings, issue_key=issue_key)
+
+
+def bootstrap(database: Database, settings: Settings, *, issue_key: bool = True) -> Bootstrap:
+    """On a migrated database with no organization, create the first one and a key.
 
     ``MIXPEEK_MOCK_API_KEY`` makes that exact key a live key of the first organization,
     idempotently, every time; then no key is generated. ``issue_key=False`` (the ``keys``
     commands, which make their own) generates none either.
     """
-    upgrade_to_head(database.conn, settings.database_url)
     accounts.trim_key_prefixes(database)
     organization = accounts.first_organization(database)
     created = organization is None

@@ -1,72 +1,142 @@
 """The ``mixpeek-mock`` command: serve the API, and manage keys.
 
+mixpeek-mock --version
 mixpeek-mock serve [--host H] [--port P] [--database-url URL] [--access-log]
-mixpeek-mock keys create [--organization NAME]
-mixpeek-mock keys revoke [KEY | -]      (no KEY or "-": read it from standard input)
+                   [--storage-endpoints POLICY]
+mixpeek-mock keys create [--organization NAME] [--database-url URL]
+mixpeek-mock keys list [--database-url URL]
+mixpeek-mock keys revoke [KEY | -] [--database-url URL]   (no KEY or "-": standard input)
+mixpeek-mock syncs run BUCKET SYNC [--full] [--namespace NS] [--database-url URL]
+mixpeek-mock healthcheck [--url URL] [--timeout S]
+
+Every mistake in a setting, a flag or the database ends in one line on stderr and a non-zero
+exit, never a traceback. SIGINT and SIGTERM stop ``serve`` from its first instant: this module
+imports only the standard library at its top, and ``main`` records signals before anything else
+happens (app/signals.py; app/startup.py says what a stopped start-up cleans up).
 """
 
 import argparse
 import sys
+import textwrap
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from pydantic import ValidationError as PydanticValidationError
+if TYPE_CHECKING:
+    from pydantic import ValidationError as PydanticValidationError
 
-from app.accounts import service as accounts
-from app.bootstrap import Bootstrap, prepare_database
-from app.db.database import Database, DatabaseUrlError
-from app.settings import Settings
+    from app.settings import Settings
+
+PROG = "mixpeek-mock"
+
+# Exit statuses: 1 a failure at run time, 2 a mistake in how it was called or configured.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+# The flags that set a setting, by field name; the rest come from the environment only.
+_FLAGS = {
+    "database_url": "--database-url",
+    "host": "--host",
+    "port": "--port",
+    "access_log": "--access-log",
+    "storage_endpoints": "--storage-endpoints",
+}
+_SECRET_SETTINGS = frozenset({"api_key"})
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {
-        name: value
-        for name, value in (
-            ("database_url", args.database_url),
-            ("host", getattr(args, "host", None)),
-            ("port", getattr(args, "port", None)),
-            ("storage_endpoints", getattr(args, "storage_endpoints", None)),
+class UsageError(Exception):
+    """A setting, flag or argument that cannot be used; the message is the line to print."""
+
+
+# --- settings -------------------------------------------------------------------------------
+
+
+def _describe(errors: "PydanticValidationError", names: dict[str, str]) -> str:
+    """One line for pydantic's errors, naming each setting as the user wrote it."""
+    from app.settings import environment_variable
+
+    parts = []
+    for error in errors.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        field = "port" if field == "PORT" else field
+        name = names.get(field) or environment_variable(field)
+        shown = "" if field in _SECRET_SETTINGS else f"={_short(error.get('input'))}"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if field == "port":
+            message += " (ports are 1..65535, or 0 for any free port)"
+        parts.append(f"invalid {name}{shown}: {message}")
+    return "; ".join(parts)
+
+
+def _short(value: Any) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _settings(args: argparse.Namespace) -> "Settings":
+    from pydantic import ValidationError as PydanticValidationError
+
+    from app.settings import Settings
+
+    try:
+        settings = Settings()
+    except PydanticValidationError as exc:  # from the environment
+        raise UsageError(_describe(exc, {})) from None
+    overrides = {name: value for name in _FLAGS if (value := getattr(args, name, None)) is not None}
+    if not overrides:
+        return settings
+    try:
+        # Validated like the environment: a malformed flag stops here with one line.
+        return Settings(**{**settings.model_dump(), **overrides})
+    except PydanticValidationError as exc:
+        raise UsageError(_describe(exc, _FLAGS)) from None
+
+
+def settings_help() -> str:
+    """Every setting of app/settings.py, its environment variable, flag and default."""
+    from app.settings import Settings, environment_variable
+
+    lines = ["settings (environment variables; a flag wins over its variable):"]
+    for name, field in Settings.model_fields.items():
+        flag = f" ({_FLAGS[name]})" if name in _FLAGS else ""
+        default = "none" if field.default is None else str(field.default).lower()
+        if isinstance(field.default, bool):
+            default = "on" if field.default else "off"
+        lines.append(f"  {environment_variable(name)}{flag}  [default: {default}]")
+        lines += textwrap.wrap(
+            field.description or "", width=92, initial_indent=" " * 6, subsequent_indent=" " * 6
         )
-        if value is not None
-    }
-    # Validated like the environment: a malformed value stops here with one line (see main).
-    return Settings(**{**Settings().model_dump(), **overrides})
+    return "\n".join(lines)
 
 
-def _print_welcome(result: Bootstrap, settings: Settings) -> None:
-    base = f"http://{settings.host}:{settings.port}"
-    key = result.generated_key or "$MIXPEEK_MOCK_API_KEY"
-    print(f"mixpeek-mock: created organization {result.organization.name!r}")
-    if result.generated_key:
-        print(f"  API key (shown once, keep it): {result.generated_key}")
-    print("  namespace: default")
-    print(
-        f"  try: curl -H 'Authorization: Bearer {key}' -H 'X-Namespace: default' {base}/v1/buckets"
-    )
-    sys.stdout.flush()
+# --- commands -------------------------------------------------------------------------------
 
 
 def serve(args: argparse.Namespace) -> int:
+    from app.startup import serve as start
+
     settings = _settings(args)
-    database = Database.open(settings.database_url)
-    try:
-        result = prepare_database(database, settings)
-    finally:
-        database.close()
-    if result.created_organization:
-        _print_welcome(result, settings)
-
-    from app import transport
-    from app.main import create_app
-
-    transport.run(create_app(settings), settings, access_log=args.access_log or settings.access_log)
-    return 0
+    return start(settings, access_log=settings.access_log)
 
 
-def create_key(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def _open(settings: "Settings") -> Any:
+    """The database, checked writable and migrated, with no key generated."""
+    from app.bootstrap import prepare_database
+    from app.db.database import Database
+
     database = Database.open(settings.database_url)
     try:
         prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+def create_key(args: argparse.Namespace) -> int:
+    from app.accounts import service as accounts
+
+    database = _open(_settings(args))
+    try:
         name = args.organization or accounts.DEFAULT_ORGANIZATION
         organization = accounts.find_organization(database, name)
         if organization is None:
@@ -75,6 +145,37 @@ def create_key(args: argparse.Namespace) -> int:
     finally:
         database.close()
     return 0
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    """Every key's clear prefix, organization, creation and revocation (never a key)."""
+    from app.accounts import service as accounts
+
+    database = _open(_settings(args))
+    try:
+        keys = accounts.list_keys(database)
+    finally:
+        database.close()
+    rows = [("PREFIX", "ORGANIZATION", "CREATED", "REVOKED")]
+    rows += [
+        (
+            key.key_prefix,
+            key.organization,
+            _moment(key.created_at),
+            _moment(key.revoked_at) if key.revoked_at else "-",
+        )
+        for key in keys
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _moment(value: Any) -> str:
+    return str(value.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _key_from_stdin() -> str:
@@ -87,17 +188,16 @@ def _key_from_stdin() -> str:
 
 
 def revoke_key(args: argparse.Namespace) -> int:
+    from app.accounts import service as accounts
+
     key = args.key if args.key not in (None, "-") else _key_from_stdin()
     if not key:
-        print("mixpeek-mock: no key given (pass it on standard input)", file=sys.stderr)
-        return 2
-    settings = _settings(args)
-    database = Database.open(settings.database_url)
+        raise UsageError("no key given (pass it on standard input)")
+    database = _open(_settings(args))
     try:
-        prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
         if not accounts.revoke_key(database, key):
-            print("mixpeek-mock: no live key matches", file=sys.stderr)
-            return 1
+            print(f"{PROG}: no live key matches", file=sys.stderr)
+            return EXIT_FAILED
     finally:
         database.close()
     print("revoked", file=sys.stderr)
@@ -109,11 +209,7 @@ def run_sync(args: argparse.Namespace) -> int:
     from app.engine.foreground import ForegroundSettings, run_sync_now
 
     settings = _settings(args)
-    database = Database.open(settings.database_url)
-    try:
-        prepare_database(database, settings.model_copy(update={"api_key": None}), issue_key=False)
-    finally:
-        database.close()
+    _open(settings).close()
     return run_sync_now(
         settings.database_url,
         ForegroundSettings(
@@ -132,37 +228,106 @@ def run_sync(args: argparse.Namespace) -> int:
 
 def healthcheck(args: argparse.Namespace) -> int:
     """Exit 0 when the server on this machine answers ``/v1/health``: a container HEALTHCHECK
-    that needs no curl."""
+    that needs no curl. It asks where ``MIXPEEK_MOCK_HOST`` and ``PORT`` say the server is."""
+    import urllib.parse
     import urllib.request
 
-    settings = Settings()
-    url = args.url or f"http://127.0.0.1:{settings.port}/v1/health"
+    from app.settings import local_base_url
+
+    if args.url is None:
+        settings = _settings(args)
+        url = f"{local_base_url(settings.host, settings.port)}/v1/health"
+    else:
+        url = args.url
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UsageError(f"--url must be an http:// or https:// URL, not {url!r}")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be more than 0 seconds, not {args.timeout:g}")
     try:
         with urllib.request.urlopen(url, timeout=args.timeout) as response:  # noqa: S310
             healthy: bool = response.status == 200
-    except OSError as exc:
-        print(f"mixpeek-mock: unhealthy: {exc}", file=sys.stderr)
-        return 1
-    return 0 if healthy else 1
+    except (OSError, ValueError) as exc:
+        print(f"{PROG}: unhealthy: {url}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0 if healthy else EXIT_FAILED
+
+
+# --- the parser -----------------------------------------------------------------------------
+
+
+class _Version(argparse.Action):
+    """``--version``, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from app import API_VERSION
+
+        try:
+            ours = version(PROG)
+        except PackageNotFoundError:
+            ours = "unknown"
+        print(f"{PROG} {ours} (Mixpeek API {API_VERSION}, Python {sys.version.split()[0]})")
+        parser.exit()
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose mistakes are one line (its usage is a --help away)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class _SettingsHelp(argparse.RawDescriptionHelpFormatter):
+    """Flags wrapped as usual; the settings list (the epilog) kept as written."""
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{port} is not a port: ports are 1..65535, or 0 for any free port"
+        )
+    return port
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="mixpeek-mock",
+    parser = _Parser(
+        prog=PROG,
         description="A self-hosted reference server for Mixpeek's bucket-sync API.",
     )
+    parser.add_argument("--version", action=_Version)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def database_option(command: argparse.ArgumentParser) -> None:
         command.add_argument(
             "--database-url",
-            help="sqlite:///PATH (default: $MIXPEEK_MOCK_DATABASE_URL or ./mixpeek-mock.db)",
+            help="sqlite:///relative/path or sqlite:////absolute/path"
+            " (default: $MIXPEEK_MOCK_DATABASE_URL or sqlite:///./mixpeek-mock.db)",
         )
 
-    serve_parser = commands.add_parser("serve", help="run the API server")
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the API server",
+        description="Run the API server. On a new database it creates the organization"
+        " 'default' and prints its key once.",
+        epilog=settings_help(),
+        formatter_class=_SettingsHelp,
+    )
     serve_parser.add_argument("--host", help="address to listen on (default 127.0.0.1)")
-    serve_parser.add_argument("--port", type=int, help="port to listen on (default $PORT or 8000)")
-    serve_parser.add_argument("--access-log", action="store_true", help="log every request")
+    serve_parser.add_argument(
+        "--port", type=_port, help="port to listen on, 1..65535, 0 for any (default $PORT or 8000)"
+    )
+    serve_parser.add_argument(
+        "--access-log", action="store_true", default=None, help="log every request"
+    )
     serve_parser.add_argument(
         "--storage-endpoints",
         metavar="POLICY",
@@ -188,6 +353,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     database_option(create)
     create.set_defaults(handler=create_key)
+    listing = keys.add_parser(
+        "list",
+        help="list the keys: prefix, organization, created, revoked (never a key)",
+        description="List every API key, live or revoked: the few characters of it kept in"
+        " clear, its organization, when it was created and revoked. A key itself is never"
+        " stored, so it cannot be shown.",
+    )
+    database_option(listing)
+    listing.set_defaults(handler=list_keys)
     revoke = keys.add_parser(
         "revoke",
         help="revoke an API key at once",
@@ -221,24 +395,54 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=run_sync)
 
     check = commands.add_parser("healthcheck", help="exit 0 when the local server is healthy")
-    check.add_argument("--url", help="default: http://127.0.0.1:$PORT/v1/health")
-    check.add_argument("--timeout", type=float, default=3.0)
+    check.add_argument(
+        "--url",
+        help="default: http://$MIXPEEK_MOCK_HOST:$PORT/v1/health (127.0.0.1 for 0.0.0.0)",
+    )
+    check.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
     check.set_defaults(handler=healthcheck)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from app import signals
+
+    # From the first instant a signal is recorded, never lost (app/signals.py): ``serve``
+    # checks for it between the steps of its start, then hands it to uvicorn.
+    restore = signals.record()
+    try:
+        args = build_parser().parse_args(argv)
+        if args.handler is not serve:
+            restore()  # the other commands stop as any program does
+            signals.check()
+        return _run(args)
+    except signals.StartInterruptedError as stop:
+        print(f"{PROG}: {stop}", file=sys.stderr)
+        return stop.exit_status
+    finally:
+        restore()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from app.db.files import DatabaseAccessError
+
     try:
         code: int = args.handler(args)
-    except DatabaseUrlError as exc:
-        print(f"mixpeek-mock: {exc}", file=sys.stderr)
-        return 2
-    except PydanticValidationError as exc:  # a setting from the environment or the flags
-        for error in exc.errors():
-            field = ".".join(str(part) for part in error["loc"])
-            print(f"mixpeek-mock: invalid setting {field}: {error['msg']}", file=sys.stderr)
-        return 2
+    except UsageError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:
+        from app.db.database import DatabaseUrlError
+        from app.db.migrate import MigrationError
+        from app.startup import ListenError
+
+        if isinstance(exc, DatabaseUrlError):
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        if isinstance(exc, DatabaseAccessError | MigrationError | ListenError):
+            print(f"{PROG}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        raise
     return code
 
 

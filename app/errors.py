@@ -25,6 +25,10 @@ from app.limits import (
 )
 
 log = logging.getLogger("mixpeek_mock")
+# One INFO line per error answer but a 500 (whose traceback is logged under its request id):
+# its status, type, code and message, never a request's values (messages name fields, not
+# what was sent in them) and never a credential. MIXPEEK_MOCK_LOG_LEVEL=warning silences it.
+answers_log = logging.getLogger("mixpeek_mock.errors")
 
 
 class ErrorDetail(BaseModel):
@@ -145,6 +149,10 @@ def error_body(
     code: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> bytes:
+    if status != 500 and answers_log.isEnabledFor(logging.INFO):
+        answers_log.info(
+            "answered %d %s%s: %s", status, type_, f" ({code})" if code else "", message
+        )
     return dump_json(
         {
             "success": False,

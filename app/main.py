@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from app import API_VERSION
 from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
 from app.connections.probe import ProbePool
@@ -29,8 +30,6 @@ from app.openapi import install_openapi
 from app.settings import Settings
 from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
-
-API_VERSION = "0.81"
 
 
 def engine_config(settings: Settings) -> EngineConfig:

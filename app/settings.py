@@ -1,11 +1,26 @@
-"""Runtime settings, read once at startup from the environment (and the command line)."""
+"""Runtime settings, read once at startup from the environment (and the command line).
+
+Every field carries its description: ``mixpeek-mock serve --help`` lists them all from this
+model (app/cli.py), with their environment variables and defaults, so the help cannot drift.
+"""
+
+import os
+import re
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.storage.egress import EgressPolicy
 
+ENV_PREFIX = "MIXPEEK_MOCK_"
+SQLITE_PREFIX = "sqlite:///"
 DEFAULT_DATABASE_URL = "sqlite:///./mixpeek-mock.db"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+# A key is sent as "Authorization: Bearer <key>": whitespace or a control character could never
+# arrive intact, so such a key could never authenticate.
+_KEY_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 class Settings(BaseSettings):
@@ -15,25 +30,117 @@ class Settings(BaseSettings):
     platforms set without one.
     """
 
-    model_config = SettingsConfigDict(env_prefix="MIXPEEK_MOCK_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, validation_alias="PORT")
-    # A key that must exist (created idempotently at every start). Never printed or logged.
-    api_key: str | None = None
-    # Requests whose body is larger than this are answered 413 before they are read.
-    max_body_bytes: int = 1024 * 1024
-    log_level: str = "info"
-    # One log line per request. Off by default: it costs a tenth of the throughput.
-    access_log: bool = False
-    # Where the server may connect to reach storage (D37): loopback, private, any, or a list of
-    # names, addresses and CIDR ranges. See app/storage/egress.py.
-    storage_endpoints: str = "private"
-    # One wall-clock limit for a connection test (test_before_save), whatever the endpoint does.
-    storage_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
-    # Threads that run connection tests, apart from the ones requests use.
-    storage_probe_threads: int = Field(default=4, ge=1, le=64)
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        description="the SQLite file: sqlite:///relative/path or sqlite:////absolute/path"
+        " (a leading ~ is expanded)",
+    )
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        validation_alias="PORT",
+        description="port to listen on, 1..65535 (0: any free port, printed at start)",
+    )
+    api_key: str | None = Field(
+        default=None,
+        description="a key that must exist, made a live key of the first organization at every"
+        " start; never printed or logged",
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1, description="larger request bodies are answered 413 unread"
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info", description="one of " + ", ".join(LOG_LEVELS)
+    )
+    access_log: bool = Field(
+        default=False,
+        description="one log line per request (off by default: it costs a tenth of the throughput)",
+    )
+    storage_endpoints: str = Field(
+        default="private",
+        description="where the server may connect to reach storage (D37): loopback, private,"
+        " any, or a comma-separated list of names, addresses and CIDR ranges",
+    )
+    storage_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="one wall-clock limit for a connection test"
+    )
+    storage_probe_threads: int = Field(
+        default=4, ge=1, le=64, description="threads that run connection tests"
+    )
+
+    # The sync engine (app/engine). A run's lease lasts lock_ttl_seconds unless its worker
+    # renews it (D18, D21).
+    scheduler: bool = Field(
+        default=True, description="due syncs start by themselves (off: only triggers run)"
+    )
+    lock_ttl_seconds: float = Field(
+        default=60.0, ge=3, le=3600, description="time to live of a run's lease"
+    )
+    sync_concurrency: int = Field(
+        default=8, ge=1, le=100, description="reads in flight per run, for syncs that set none"
+    )
+    engine_max_runs: int = Field(default=4, ge=1, le=64, description="runs at once per server")
+
+    lock_wait_seconds: float = Field(
+        default=2.5,
+        ge=0,
+        description="how long a request retries while another process holds the database's"
+        " write lock, then 503",
+    )
+
+    # The transport (app/transport.py): see its docstring.
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="time to send a request's headers, then closed"
+    )
+    body_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="time to send a request's body, then 400 and closed"
+    )
+    keep_alive_timeout_seconds: int = Field(
+        default=5, ge=1, description="an idle keep-alive connection is closed after this"
+    )
+    max_connections: int = Field(
+        default=512, ge=1, description="open connections (the longest idle is closed for room)"
+    )
+    shutdown_timeout_seconds: int = Field(
+        default=3, ge=0, description="grace for requests in progress on SIGTERM or Ctrl-C"
+    )
+    trusted_proxies: str | None = Field(
+        default=None,
+        description="addresses (IPs or CIDRs, comma-separated, or *) whose X-Forwarded-For and"
+        " X-Forwarded-Proto are believed; none by default",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _expand_home(cls, value: str) -> str:
+        """``sqlite:///~/x.db`` is the file ``x.db`` in the home folder, as a shell means it."""
+        if value.startswith(SQLITE_PREFIX + "~"):
+            path = os.path.expanduser(value[len(SQLITE_PREFIX) :])
+            if path.startswith("~"):
+                raise ValueError(f"cannot expand {path.split('/', 1)[0]!r}: no such user")
+            return SQLITE_PREFIX + path
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # MIXPEEK_MOCK_API_KEY="" means no key, as unset does
+        if _KEY_FORBIDDEN.search(value):
+            raise ValueError(
+                "the key contains a space or a control character, so no request could"
+                " send it in 'Authorization: Bearer <key>'"
+            )
+        return value
 
     @field_validator("storage_endpoints")
     @classmethod
@@ -41,29 +148,15 @@ class Settings(BaseSettings):
         EgressPolicy(value)  # raises, naming the setting, when malformed
         return value
 
-    # The sync engine (app/engine). The scheduler runs due continuous syncs; off, only triggered
-    # runs happen. A run's lease lasts lock_ttl_seconds unless its worker renews it (D18, D21).
-    scheduler: bool = True
-    lock_ttl_seconds: float = Field(default=60.0, ge=3, le=3600)
-    # Reads in flight per run, for syncs that set no sync_concurrency; runs at once per engine.
-    sync_concurrency: int = Field(default=8, ge=1, le=100)
-    engine_max_runs: int = Field(default=4, ge=1, le=64)
 
-    # How long a request may wait, in short asynchronous retries, for another process's write
-    # lock on the database before it is answered 503 with Retry-After.
-    lock_wait_seconds: float = Field(default=2.5, ge=0)
+def local_base_url(host: str, port: int) -> str:
+    """Where a client on this machine reaches a server listening on ``host:port`` (a wildcard
+    address is not one to connect to)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    # The transport (app/transport.py). A connection must send a request's complete headers
-    # within header_timeout of opening (or of its previous answer), and the body within
-    # body_timeout of the headers; an idle keep-alive connection is closed after
-    # keep_alive_timeout. At most max_connections are open at once (idle ones are closed to
-    # make room; past it, requests are answered 503). SIGTERM lets requests in progress finish
-    # for up to shutdown_timeout, then cancels them.
-    header_timeout_seconds: float = Field(default=10.0, gt=0)
-    body_timeout_seconds: float = Field(default=20.0, gt=0)
-    keep_alive_timeout_seconds: int = Field(default=5, ge=1)
-    max_connections: int = Field(default=512, ge=1)
-    shutdown_timeout_seconds: int = Field(default=3, ge=0)
-    # Addresses (comma-separated IPs or CIDR networks, or "*") whose X-Forwarded-For and
-    # X-Forwarded-Proto are believed. None: no proxy headers are believed from anyone.
-    trusted_proxies: str | None = None
+
+def environment_variable(name: str) -> str:
+    """The environment variable that sets the field ``name``."""
+    alias = Settings.model_fields[name].validation_alias
+    return alias if isinstance(alias, str) else ENV_PREFIX + name.upper()

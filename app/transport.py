@@ -23,12 +23,18 @@ for a request that is not HTTP) carry the D6 envelope and the API headers too.
 """
 
 import asyncio
+import contextlib
+import copy
+import signal
+import socket
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from app import signals
 from app.errors import BadRequestError, ServiceUnavailableError, error_body
 from app.headers import API_HEADERS
 from app.settings import Settings
@@ -226,14 +232,50 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return True
 
 
-def run(app: ASGIApp, settings: Settings, *, access_log: bool) -> None:
-    """Serve ``app`` with uvicorn, with the transport limits of ``settings``."""
+class _Server(uvicorn.Server):
+    """uvicorn's server, taking over the signals start-up recorded (app/signals.py).
+
+    A signal that arrived before uvicorn installed its handler asks it to stop at once (it
+    still completes its start, so that the lifespan's shutdown stops what the start began);
+    after a graceful stop the signal is not raised again, as uvicorn would, which ends a
+    cleanly stopped process with a traceback (SIGINT) or a signal status (SIGTERM).
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in signals.HANDLED}
+        for sig in signals.received():
+            self.handle_exit(sig, None)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging, with this project's loggers (``mixpeek_mock.*``) on its handler."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["mixpeek_mock"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
+def run(app: ASGIApp, settings: Settings, *, access_log: bool, sock: socket.socket) -> None:
+    """Serve ``app`` with uvicorn on the listening ``sock``, with the limits of ``settings``;
+    returns once a signal (or a failed start-up) has stopped it."""
     trusted = settings.trusted_proxies
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
-        port=settings.port,
+        port=sock.getsockname()[1],
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=access_log,
         server_header=False,
         http=GuardedHttpProtocol.configured(settings),
@@ -244,3 +286,4 @@ def run(app: ASGIApp, settings: Settings, *, access_log: bool) -> None:
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted if trusted is not None else "",
     )
+    _Server(config).run(sockets=[sock])

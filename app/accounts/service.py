@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 from app import identifiers
 from app.clock import utc_now
@@ -182,3 +183,31 @@ def revoke_key(db: Database, key: str) -> bool:
         params=[hash_key(key)],
     )
     return revoked is not None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyListing:
+    """What ``keys list`` shows of a key: never the key, only its clear prefix."""
+
+    key_prefix: str
+    organization: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(db: Database) -> list[KeyListing]:
+    """Every key, live or revoked, oldest first."""
+    rows = db.all(
+        "SELECT k.key_prefix, o.name AS organization_name, k.created_at, k.revoked_at"
+        " FROM api_keys k JOIN organizations o ON o.internal_id = k.internal_id"
+        " ORDER BY k.created_at, o.name"
+    )
+    return [
+        KeyListing(
+            key_prefix=row["key_prefix"],
+            organization=row["organization_name"],
+            created_at=row["created_at"],
+            revoked_at=row["revoked_at"],
+        )
+        for row in rows
+    ]

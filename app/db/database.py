@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from app.db.files import create_private_file
+from app.db.files import create_private_file, refused
 from app.jsonutil import dump_json_text
 
 BUSY_TIMEOUT_MS = 5000
@@ -139,20 +139,45 @@ def connect(database_url: str) -> sqlite3.Connection:
     """Open the database file with the settings every connection here must have."""
     path = sqlite_path(database_url)
     create_private_file(path)
-    conn = sqlite3.connect(
-        path,
-        timeout=BUSY_TIMEOUT_MS / 1000,
-        isolation_level=None,  # autocommit; transactions are explicit (see Database.transaction)
-        check_same_thread=False,
-        cached_statements=256,
-    )
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA journal_mode = WAL")
-    # In WAL mode, NORMAL loses no committed transaction when the process dies (SIGKILL
-    # included); only a power cut can take the last few. FULL would fsync every commit.
-    conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("PRAGMA foreign_keys = ON")
+    conn = None
+    try:
+        conn = sqlite3.connect(
+            path,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            isolation_level=None,  # autocommit; transactions are explicit (Database.transaction)
+            check_same_thread=False,
+            cached_statements=256,
+        )
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        # In WAL mode, NORMAL loses no committed transaction when the process dies (SIGKILL
+        # included); only a power cut can take the last few. FULL would fsync every commit.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.OperationalError as exc:
+        if conn is not None:
+            conn.close()
+        if isinstance(_typed(exc), DatabaseBusyError):
+            raise
+        raise refused(path, exc, "cannot open it") from exc
     return conn
+
+
+def check_writable(conn: sqlite3.Connection, database_url: str) -> None:
+    """Raise ``DatabaseAccessError`` unless this connection can write the file (SQLite opens a
+    file it may only read without a word, and fails at the first write). Writes a table in a
+    transaction that is rolled back: nothing stays."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("CREATE TABLE mixpeek_mock_write_check (x)")
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if isinstance(_typed(exc), DatabaseBusyError):
+            return  # another process is writing it: it is writable
+        raise refused(sqlite_path(database_url), exc, "cannot write it") from exc
 
 
 class Rows:
