@@ -206,17 +206,14 @@ def revoke_key(args: argparse.Namespace) -> int:
 
 def run_sync(args: argparse.Namespace) -> int:
     """Run one sync now, in the foreground (app/engine/foreground.py)."""
-    from app.engine.foreground import ForegroundSettings, run_sync_now
+    from app.engine.foreground import run_sync_now
+    from app.engine.leases import new_worker_id
+    from app.engine.worker import EngineConfig
 
     settings = _settings(args)
     _open(settings).close()
     return run_sync_now(
-        settings.database_url,
-        ForegroundSettings(
-            storage_endpoints=settings.storage_endpoints,
-            lease_ttl_seconds=settings.lock_ttl_seconds,
-            default_concurrency=settings.sync_concurrency,
-        ),
+        EngineConfig.from_settings(settings, worker_id=new_worker_id()),
         bucket=args.bucket,
         sync=args.sync,
         namespace=args.namespace,

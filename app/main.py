@@ -32,20 +32,6 @@ from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
 
 
-def engine_config(settings: Settings) -> EngineConfig:
-    """What this server's engine process runs with (a new worker id for every start)."""
-    return EngineConfig(
-        database_url=settings.database_url,
-        worker_id=new_worker_id(),
-        scheduler=settings.scheduler,
-        lease_ttl_seconds=settings.lock_ttl_seconds,
-        storage_endpoints=settings.storage_endpoints,
-        default_concurrency=settings.sync_concurrency,
-        max_runs=settings.engine_max_runs,
-        log_level=settings.log_level,
-    )
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -64,7 +50,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             seconds=settings.storage_timeout_seconds,
             threads=settings.storage_probe_threads,
         )
-        engine = app.state.engine = EngineSupervisor(engine_config(settings))
+        engine = app.state.engine = EngineSupervisor(
+            # A new worker id for every start: leases name the process that holds them.
+            EngineConfig.from_settings(settings, worker_id=new_worker_id())
+        )
         reaper = LeaseReaper(database, live_worker_ids={engine.worker_id})
         reaper.reap_at_start()
         reaper.start()

@@ -11,28 +11,20 @@ a terminal, plain lines otherwise), and Ctrl-C stops it at the next batch, its j
 import signal
 import threading
 import time
-from dataclasses import dataclass
 from types import FrameType
 from typing import TextIO
 
 from app.db.database import Database
 from app.engine import leases
-from app.engine.runner import Progress, Run, RunSettings
+from app.engine.runner import Progress, Run
+from app.engine.worker import EngineConfig
 from app.errors import ApiError
-from app.storage.egress import EgressPolicy
 
 EXIT_COMPLETED = 0
 EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
 BAR_WIDTH = 30
 PLAIN_EVERY_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ForegroundSettings:
-    storage_endpoints: str
-    lease_ttl_seconds: float
-    default_concurrency: int
 
 
 class ProgressPrinter:
@@ -103,8 +95,7 @@ def find_sync(db: Database, *, bucket: str, sync: str, namespace: str | None) ->
 
 
 def run_sync_now(
-    database_url: str,
-    settings: ForegroundSettings,
+    config: EngineConfig,
     *,
     bucket: str,
     sync: str,
@@ -116,8 +107,8 @@ def run_sync_now(
     # Imported here: the lifecycle rules live with the HTTP service layer's modules.
     from app.syncs import lifecycle
 
-    worker_id = leases.new_worker_id()
-    db = Database.open(database_url)
+    worker_id = config.worker_id
+    db = Database.open(config.database_url)
     try:
         try:
             bucket_id, sync_config_id = find_sync(db, bucket=bucket, sync=sync, namespace=namespace)
@@ -127,7 +118,7 @@ def run_sync_now(
                 sync_config_id=sync_config_id,
                 full_sync=full_sync,
                 worker_id=worker_id,
-                ttl_seconds=settings.lease_ttl_seconds,
+                ttl_seconds=config.lease_ttl_seconds,
             )
         except (LookupError, ApiError) as exc:
             err.write(f"mixpeek-mock: {getattr(exc, 'message', None) or exc}\n")
@@ -143,32 +134,27 @@ def run_sync_now(
             f"{sync_config_id}: job {job_id} ({'full' if triggered.full_sync else 'incremental'})\n"
         )
         out.flush()
-        return _execute(db, database_url, settings, job_id, worker_id, sync_config_id, out, err)
+        return _execute(db, config, job_id, sync_config_id, out, err)
     finally:
         db.close()
 
 
 def _execute(
     db: Database,
-    database_url: str,
-    settings: ForegroundSettings,
+    config: EngineConfig,
     job_id: str,
-    worker_id: str,
     sync_config_id: str,
     out: TextIO,
     err: TextIO,
 ) -> int:
+    worker_id = config.worker_id
     printer = ProgressPrinter(out)
     stop = threading.Event()
     run = Run(
-        Database.open(database_url),
+        Database.open(config.database_url),
         job_id=job_id,
         worker_id=worker_id,
-        settings=RunSettings(
-            policy=EgressPolicy(settings.storage_endpoints),
-            lease_ttl_seconds=settings.lease_ttl_seconds,
-            default_concurrency=settings.default_concurrency,
-        ),
+        settings=config.run_settings(),
         stop=stop,
         on_progress=printer.show,
     )
@@ -179,9 +165,7 @@ def _execute(
         stop.set()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
-    renewer = threading.Thread(
-        target=_renew_until, args=(database_url, sync_config_id, worker_id, settings, stop, run)
-    )
+    renewer = threading.Thread(target=_renew_until, args=(config, sync_config_id, stop, run))
     renewer.daemon = True
     renewer.start()
     try:
@@ -208,22 +192,17 @@ def _execute(
 
 
 def _renew_until(
-    database_url: str,
-    sync_config_id: str,
-    worker_id: str,
-    settings: ForegroundSettings,
-    stop: threading.Event,
-    run: Run,
+    config: EngineConfig, sync_config_id: str, stop: threading.Event, run: Run
 ) -> None:
     """Renew the lease every third of its life until the run ends; a lost lease stops it."""
-    db = Database.open(database_url)
+    db = Database.open(config.database_url)
     try:
-        while not stop.wait(settings.lease_ttl_seconds / 3):
+        while not stop.wait(config.lease_ttl_seconds / 3):
             if not leases.renew(
                 db,
                 sync_config_id=sync_config_id,
-                worker_id=worker_id,
-                ttl_seconds=settings.lease_ttl_seconds,
+                worker_id=config.worker_id,
+                ttl_seconds=config.lease_ttl_seconds,
             ):
                 run.stop.set()
                 return

@@ -23,13 +23,16 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.clock import utc_now
 from app.db.database import Database
 from app.engine import leases, scheduler
 from app.engine.runner import Run, RunSettings
 from app.storage.egress import EgressPolicy
+
+if TYPE_CHECKING:
+    from app.settings import Settings
 
 log = logging.getLogger("mixpeek_mock.engine")
 
@@ -48,6 +51,27 @@ class EngineConfig:
     default_concurrency: int
     max_runs: int
     log_level: str = "info"
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", *, worker_id: str) -> "EngineConfig":
+        """What an engine (a server's, or ``syncs run``'s) runs with, from the settings."""
+        return cls(
+            database_url=settings.database_url,
+            worker_id=worker_id,
+            scheduler=settings.scheduler,
+            lease_ttl_seconds=settings.lock_ttl_seconds,
+            storage_endpoints=settings.storage_endpoints,
+            default_concurrency=settings.sync_concurrency,
+            max_runs=settings.engine_max_runs,
+            log_level=settings.log_level,
+        )
+
+    def run_settings(self) -> RunSettings:
+        return RunSettings(
+            policy=EgressPolicy(self.storage_endpoints),
+            lease_ttl_seconds=self.lease_ttl_seconds,
+            default_concurrency=self.default_concurrency,
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -69,11 +93,7 @@ class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.db = Database.open(config.database_url)
-        self.settings = RunSettings(
-            policy=EgressPolicy(config.storage_endpoints),
-            lease_ttl_seconds=config.lease_ttl_seconds,
-            default_concurrency=config.default_concurrency,
-        )
+        self.settings = config.run_settings()
         self.active: dict[str, _Active] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
