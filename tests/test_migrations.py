@@ -2,11 +2,18 @@
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.script import ScriptDirectory
+from starlette.testclient import TestClient
 
 from app.db.migrate import SCHEMA_REVISION, alembic_config, current_revision, upgrade_to_head
+from app.main import create_app
+from app.settings import Settings
+from tests.conftest import API_KEY, Api
+from tests.s3 import S3Store
+from tests.sync_runs import SourceSync
 
 TABLES = {
     "organizations",
@@ -15,7 +22,7 @@ TABLES = {
     "namespaces",
     "buckets",
     "storage_connections",
-    "sync_configurations",
+    "sync_config",
     "sync_jobs",
     "sync_dead_letters",
     "bucket_objects",
@@ -57,3 +64,109 @@ def test_startup_migrates_once_and_then_only_reads_the_revision(tmp_path: Path) 
         assert upgrade_to_head(conn, url) is False
     finally:
         conn.close()
+
+
+# --- 0003: sync_configurations becomes sync_config, with its data ------------------------------
+
+BEFORE_0003 = "0002_sync_runs"
+
+
+def _contents(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, by table, in a fixed order."""
+    with sqlite3.connect(path) as conn:
+        names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {
+            name: conn.execute(f'SELECT * FROM "{name}" ORDER BY 1').fetchall() for name in names
+        }
+
+
+def _references(path: Path) -> dict[str, set[str]]:
+    """What the foreign keys of the tables that hang off a sync point at; and any violation."""
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        return {
+            table: {row[2] for row in conn.execute(f"PRAGMA foreign_key_list({table})")}
+            for table in ("sync_jobs", "sync_dead_letters")
+        }
+
+
+def _indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql NOT NULL")
+        return {name for (name,) in rows}
+
+
+def _what_the_api_shows(settings: Settings, source: SourceSync) -> dict[str, Any]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        api = Api(client, API_KEY)
+        bucket = source.sync["bucket_id"]
+        return {
+            "sync": api.ok("GET", source.path),
+            "syncs": api.ok("POST", f"/v1/buckets/{bucket}/syncs/list", json={}),
+            "jobs": api.ok("POST", f"{source.path}/jobs", json={}),
+            "dlq": api.ok("POST", f"{source.path}/dlq", json={}),
+            "objects": api.ok("POST", f"/v1/buckets/{bucket}/objects/list", json={}),
+        }
+
+
+def test_a_database_with_syncs_jobs_and_dead_letters_keeps_them_through_0003_and_back(
+    settings: Settings, s3: S3Store
+) -> None:
+    path = Path(settings.database_url.removeprefix("sqlite:///"))
+    config = alembic_config(settings.database_url)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        source = SourceSync.create(Api(client, API_KEY), s3, {"a.txt": b"alpha"})
+        source.put("cold.txt", b"frozen", StorageClass="GLACIER")  # unreadable: a dead letter
+        source.run()
+    shown = _what_the_api_shows(settings, source)
+    assert shown["jobs"]["total"] == 1
+    assert shown["dlq"]["total"] == 1
+    assert len(shown["objects"]["results"]) == 1
+
+    original = _contents(path)
+    assert original.pop("alembic_version") == [(SCHEMA_REVISION,)]
+    assert len(original["sync_config"]) == len(original["bucket_objects"]) == 1
+    assert len(original["sync_jobs"]) == len(original["sync_dead_letters"]) == 1
+
+    # Down to 0002: a database as 0002 left it, holding a sync, its job, its dead letter and
+    # its object, every row kept.
+    command.downgrade(config, BEFORE_0003)
+    at_0002 = _contents(path)
+    assert at_0002.pop("alembic_version") == [(BEFORE_0003,)]
+    assert at_0002.pop("sync_configurations") == original["sync_config"]
+    assert at_0002 == {k: v for k, v in original.items() if k != "sync_config"}
+    assert _references(path) == {
+        "sync_jobs": {"sync_configurations"},
+        "sync_dead_letters": {"sync_configurations"},
+    }
+    assert {name for name in _indexes(path) if "sync_config" in name} == {
+        "ix_sync_configurations_bucket_id",
+        "ix_sync_configurations_connection_id",
+        "ix_sync_configurations_next_sync_at",
+        "ix_sync_configurations_bucket_id_created_at",
+        "ix_sync_jobs_sync_config_id_started_at",
+    }
+
+    # And up again: every row where it was.
+    command.upgrade(config, "head")
+    at_head = _contents(path)
+    assert at_head.pop("alembic_version") == [(SCHEMA_REVISION,)]
+    assert at_head == original
+    assert _references(path) == {"sync_jobs": {"sync_config"}, "sync_dead_letters": {"sync_config"}}
+    assert {name for name in _indexes(path) if "sync_config" in name} == {
+        "ix_sync_config_bucket_id",
+        "ix_sync_config_connection_id",
+        "ix_sync_config_next_sync_at",
+        "ix_sync_config_bucket_id_created_at",
+        "ix_sync_jobs_sync_config_id_started_at",
+    }
+    command.check(config)
+    assert _what_the_api_shows(settings, source) == shown
+
+    # Deleting the sync still takes its jobs and dead letters with it (ON DELETE CASCADE
+    # follows the renamed table).
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert Api(client, API_KEY).delete(source.path).status_code == 200
+    after_delete = _contents(path)
+    assert after_delete["sync_config"] == after_delete["sync_jobs"] == []
+    assert after_delete["sync_dead_letters"] == []

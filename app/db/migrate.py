@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions. A test checks that it matches Alembic's head, so
 # a new migration cannot be added without updating it.
-SCHEMA_REVISION = "0002_sync_runs"
+SCHEMA_REVISION = "0003_sync_config"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
