@@ -4,7 +4,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import pytest
 from alembic import command
+from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from starlette.testclient import TestClient
 
@@ -14,6 +16,9 @@ from app.settings import Settings
 from tests.conftest import API_KEY, Api
 from tests.s3 import S3Store
 from tests.sync_runs import SourceSync
+
+# The revision before sync_configurations became sync_config.
+BEFORE_0003 = "0002_sync_runs"
 
 TABLES = {
     "organizations",
@@ -66,9 +71,47 @@ def test_startup_migrates_once_and_then_only_reads_the_revision(tmp_path: Path) 
         conn.close()
 
 
-# --- 0003: sync_configurations becomes sync_config, with its data ------------------------------
+def _catalog(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """What SQLite holds of a database's schema (its SQL with whitespace normalized), and the
+    revision rows."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        versions = conn.execute("SELECT * FROM alembic_version").fetchall()
+    return [(kind, name, table, " ".join(sql.split())) for kind, name, table, sql in rows], versions
 
-BEFORE_0003 = "0002_sync_runs"
+
+def test_a_migration_that_fails_halfway_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole upgrade is one transaction (migrations/env.py): a failure, or a Ctrl-C that
+    stops the migration child, never leaves a half-renamed table behind a stale revision."""
+    path = tmp_path / "half.db"
+    config = alembic_config(f"sqlite:///{path}")
+    command.upgrade(config, BEFORE_0003)
+    before = _catalog(path)
+    create_index = Operations.create_index
+
+    calls: list[Any] = []
+
+    def fail_on_the_second(self: Operations, *args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        if len(calls) == 2:  # 0003 has dropped the indexes, renamed the table, made one index
+            raise RuntimeError("stopped halfway")
+        return create_index(self, *args, **kwargs)
+
+    monkeypatch.setattr(Operations, "create_index", fail_on_the_second)
+    with pytest.raises(RuntimeError, match="stopped halfway"):
+        command.upgrade(config, "head")
+    assert _catalog(path) == before
+
+    monkeypatch.undo()
+    command.upgrade(config, "head")
+    assert _catalog(path)[1] == [(SCHEMA_REVISION,)]
+
+
+# --- 0003: sync_configurations becomes sync_config, with its data ------------------------------
 
 
 def _contents(path: Path) -> dict[str, list[tuple[Any, ...]]]:
