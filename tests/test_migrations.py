@@ -1,6 +1,8 @@
 """The migrations build exactly the schema the models describe, and come apart again."""
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from alembic.script import ScriptDirectory
 from starlette.testclient import TestClient
 
 from app.db.migrate import SCHEMA_REVISION, alembic_config, current_revision, upgrade_to_head
+from app.db.schema import SCHEMA_FILE, create_schema, render_schema
 from app.main import create_app
 from app.settings import Settings
 from tests.conftest import API_KEY, Api
@@ -71,15 +74,17 @@ def test_startup_migrates_once_and_then_only_reads_the_revision(tmp_path: Path) 
         conn.close()
 
 
-def _catalog(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
-    """What SQLite holds of a database's schema (its SQL with whitespace normalized), and the
-    revision rows."""
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute(
-            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name"
-        ).fetchall()
-        versions = conn.execute("SELECT * FROM alembic_version").fetchall()
-    return [(kind, name, table, " ".join(sql.split())) for kind, name, table, sql in rows], versions
+def test_a_database_below_head_is_migrated_by_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0001_initial")
+    conn = sqlite3.connect(tmp_path / "old.db")
+    try:
+        assert upgrade_to_head(conn, url) is True
+        assert current_revision(conn) == SCHEMA_REVISION
+    finally:
+        conn.close()
+    assert _tables(tmp_path / "old.db") == TABLES
+    command.check(alembic_config(url))
 
 
 def test_a_migration_that_fails_halfway_leaves_the_database_as_it_was(
@@ -109,6 +114,65 @@ def test_a_migration_that_fails_halfway_leaves_the_database_as_it_was(
     monkeypatch.undo()
     command.upgrade(config, "head")
     assert _catalog(path)[1] == [(SCHEMA_REVISION,)]
+
+
+# --- the schema snapshot a new database is made from (app/db/schema.py) ----------------------
+
+
+def _catalog(path: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    """What SQLite holds of a database's schema (its SQL with whitespace normalized), and the
+    revision rows."""
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute(
+            "SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+        versions = conn.execute("SELECT * FROM alembic_version").fetchall()
+    return [(kind, name, table, " ".join(sql.split())) for kind, name, table, sql in rows], versions
+
+
+def test_the_committed_schema_snapshot_is_what_the_migrations_produce() -> None:
+    assert SCHEMA_FILE.read_text(encoding="utf-8") == render_schema(), (
+        f"{SCHEMA_FILE.name} differs from the migrations: run `make schema`"
+    )
+
+
+def test_a_new_database_made_from_the_snapshot_is_the_one_alembic_makes(tmp_path: Path) -> None:
+    migrated = tmp_path / "alembic.db"
+    command.upgrade(alembic_config(f"sqlite:///{migrated}"), "head")
+
+    made = tmp_path / "snapshot.db"
+    conn = sqlite3.connect(made, isolation_level=None)
+    try:
+        assert create_schema(conn) is True
+        assert create_schema(conn) is False  # not empty any more: left alone
+    finally:
+        conn.close()
+
+    assert _catalog(made) == _catalog(migrated)
+    assert _catalog(made)[1] == [(SCHEMA_REVISION,)]
+    command.check(alembic_config(f"sqlite:///{made}"))  # the models agree with it too
+
+
+def test_a_first_start_makes_the_schema_without_alembic_or_a_child_process(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = (
+        "import sys\n"
+        "from app.db.database import Database\n"
+        "from app.db.migrate import start_upgrade\n"
+        f"database = Database.open({url!r})\n"
+        f"assert start_upgrade(database.conn, {url!r}) is None\n"  # no child process
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in"
+        " ('alembic', 'sqlalchemy', 'sqlmodel')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert _tables(tmp_path / "new.db") == TABLES
+    assert _catalog(tmp_path / "new.db")[1] == [(SCHEMA_REVISION,)]
 
 
 # --- 0003: sync_configurations becomes sync_config, with its data ------------------------------
