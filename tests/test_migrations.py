@@ -12,7 +12,14 @@ from alembic.operations import Operations
 from alembic.script import ScriptDirectory
 from starlette.testclient import TestClient
 
-from app.db.migrate import SCHEMA_REVISION, alembic_config, current_revision, upgrade_to_head
+from app.db.migrate import (
+    SCHEMA_REVISION,
+    MigrationError,
+    alembic_config,
+    current_revision,
+    start_upgrade,
+    upgrade_to_head,
+)
 from app.db.schema import SCHEMA_FILE, create_schema, render_schema
 from app.main import create_app
 from app.settings import Settings
@@ -151,6 +158,19 @@ def test_a_new_database_made_from_the_snapshot_is_the_one_alembic_makes(tmp_path
     assert _catalog(made) == _catalog(migrated)
     assert _catalog(made)[1] == [(SCHEMA_REVISION,)]
     command.check(alembic_config(f"sqlite:///{made}"))  # the models agree with it too
+
+
+def test_a_schema_that_cannot_be_made_is_a_migration_error(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    path.touch()
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    try:
+        with pytest.raises(MigrationError, match="creating the database's schema failed"):
+            start_upgrade(conn, f"sqlite:///{path}")
+        assert not conn.in_transaction
+    finally:
+        conn.close()
+    assert _tables(path) == set()
 
 
 def test_a_first_start_makes_the_schema_without_alembic_or_a_child_process(

@@ -68,8 +68,12 @@ def start_upgrade(conn: sqlite3.Connection, database_url: str) -> "subprocess.Po
     revision = current_revision(conn)
     if revision == SCHEMA_REVISION:
         return None
-    if revision is None and create_schema(conn):
-        return None
+    if revision is None:
+        try:
+            if create_schema(conn):
+                return None
+        except sqlite3.Error as exc:  # rolled back: nothing was made
+            raise MigrationError(f"creating the database's schema failed: {exc}") from exc
     # Not empty: migrate, unless another process has just made this new file's schema.
     if current_revision(conn) == SCHEMA_REVISION:
         return None
