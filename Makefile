@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine openapi migration lock clean
+.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine openapi schema migration lock clean
 
 # Dependencies come from the lock files, pinned with hashes (see "Reproducible installs" in
 # README.md): requirements.lock for the server, requirements-test.lock for it and the test
@@ -61,6 +61,11 @@ bench-engine: $(BIN)/mixpeek-mock
 ## Regenerate the committed openapi.json from the app.
 openapi: $(BIN)/mixpeek-mock
 	$(BIN)/python -m app.openapi > openapi.json
+
+## Regenerate the committed schema snapshot (app/db/schema.sqlite.sql) from the migrations: what
+## a new database is made from without running Alembic (see app/db/schema.py). After a migration.
+schema: $(BIN)/mixpeek-mock
+	$(BIN)/python -m app.db.schema > app/db/schema.sqlite.sql
 
 ## Write a new migration from the models: make migration MESSAGE="add a column"
 migration: $(BIN)/mixpeek-mock

@@ -5,7 +5,9 @@
    port that every later line reports.
 2. Open the database and prove it writable (app/db/files.py): a read-only file, folder or
    mount is refused with its path and the reason, never served read-only.
-3. Migrate, in a child process (app/db/migrate.py), while this process imports the server.
+3. Bring the schema to head (app/db/migrate.py): a new database is made at once from the
+   committed schema snapshot (app/db/schema.py); one below head is migrated by Alembic in a
+   child process while this process imports the server.
 4. Bootstrap the first organization and key, then say so (or, on an existing database, where
    it is and how to make a key), then serve on the socket from step 1.
 

@@ -1,12 +1,13 @@
 """Start-up cost of mixpeek-mock: a first start on a new database, and a restart on it.
 
 Each of ``--starts`` rounds (default 5) starts ``mixpeek-mock serve`` on a new database in a
-temporary folder (migrations run, the first organization and key are made), then again on the
-same file. For each start it measures:
+temporary folder (the schema is made, the first organization and key are made), then again on
+the same file. For each start it measures:
 
 - the time from the process's start to the first 200 from GET /v1/health (polled every 5 ms);
-- the server's CPU time until then (its migration child's included): on a busy machine the
-  wall-clock time says more about the neighbours than about the server, the CPU time does not;
+- the server's CPU time until then (a migration child's included, if one ran): on a busy
+  machine the wall-clock time says more about the neighbours than about the server, the CPU
+  time does not;
 - the server's RSS (VmRSS) a second after that first 200, and the engine process's apart
   (``python -m app.engine.worker``, started with the scheduler on: a process of its own, whose
   memory is not the server's).
@@ -44,7 +45,7 @@ SETTLE_S = 1.0
 @dataclass(frozen=True)
 class Start:
     seconds: float
-    cpu_seconds: float  # the server's CPU time to its first 200, its migration child's included
+    cpu_seconds: float  # the server's CPU time to its first 200, any migration child's included
     server_mib: float
     engine_mib: float
 

@@ -40,15 +40,28 @@ def run_migrations_online() -> None:
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        # Python's sqlite3 commits before DDL on its own, so a migration stopped halfway (a
+        # Ctrl-C during start-up) would leave half of it applied: let SQLAlchemy's BEGIN below
+        # be the only transaction control instead (SQLAlchemy's recipe for pysqlite).
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA busy_timeout = 5000")
         cursor.close()
 
+    @event.listens_for(engine, "begin")
+    def _begin(connection):  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
     with engine.connect() as connection:
         # SQLite cannot ALTER most things in place: batch mode rebuilds tables when needed.
+        # SQLite's DDL is transactional: the whole upgrade, revision included, commits at once
+        # or not at all.
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            transactional_ddl=True,
         )
         with context.begin_transaction():
             context.run_migrations()

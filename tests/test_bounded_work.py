@@ -556,7 +556,7 @@ def _seed_the_largest_page(http: httpx2.Client, database: Path) -> str:
     assert MAX_RECORD_BYTES - 3 <= len(first.content) <= MAX_RECORD_BYTES
     with contextlib.closing(sqlite3.connect(database, isolation_level=None)) as db:
         row = db.execute(
-            "SELECT * FROM sync_configurations WHERE sync_config_id = ?",
+            "SELECT * FROM sync_config WHERE sync_config_id = ?",
             (first.json()["sync_config_id"],),
         )
         names = [column[0] for column in row.description]
@@ -564,7 +564,7 @@ def _seed_the_largest_page(http: httpx2.Client, database: Path) -> str:
         marks = ", ".join("?" for _ in names)
         db.execute("BEGIN IMMEDIATE")
         db.executemany(
-            f"INSERT INTO sync_configurations ({', '.join(names)}) VALUES ({marks})",
+            f"INSERT INTO sync_config ({', '.join(names)}) VALUES ({marks})",
             [(f"sync_copy{index:04d}", *values[1:]) for index in range(1, 1000)],
         )
         db.execute("COMMIT")

@@ -14,7 +14,7 @@ def _checkpointed_description(settings: Settings, sync_config_id: str) -> Any:
     path = settings.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
         row = conn.execute(
-            "SELECT description FROM sync_configurations WHERE sync_config_id = ?",
+            "SELECT description FROM sync_config WHERE sync_config_id = ?",
             (sync_config_id,),
         ).fetchone()
     return None if row is None else row[0]

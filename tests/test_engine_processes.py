@@ -279,7 +279,7 @@ def test_an_expired_lease_is_freed_within_seconds_without_the_scheduler(
         # A worker on another machine took the lease and died: nobody renews it.
         with sqlite3.connect(server.database_path) as conn:
             conn.execute(
-                "UPDATE sync_configurations SET locked_by_worker_id = 'wrk_elsewhere_1_dead',"
+                "UPDATE sync_config SET locked_by_worker_id = 'wrk_elsewhere_1_dead',"
                 " locked_at = '2026-01-01 00:00:00.000000',"
                 " lock_expires_at = '2026-01-01 00:01:00.000000' WHERE sync_config_id = ?",
                 (sync["sync_config_id"],),

@@ -1262,7 +1262,7 @@ LEGAL_STRINGS = [
     ("path traversal", "../../etc/passwd"),
     ("SQL tautology", "x' OR '1'='1"),
     ("SQL statement", "1; DROP TABLE buckets; --"),
-    ("SQL in a quote", "Robert'); DROP TABLE sync_configurations;--"),
+    ("SQL in a quote", "Robert'); DROP TABLE sync_config;--"),
     ("LIKE wildcards", "100% _match_ *glob*"),
     ("backslashes", "C:\\media\\in \\u0000 \\n"),
     ("NUL", "a\x00b"),

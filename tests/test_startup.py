@@ -11,6 +11,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -19,7 +20,9 @@ from pathlib import Path
 
 import httpx2
 import pytest
+from alembic import command
 
+from app.db.migrate import SCHEMA_REVISION, alembic_config, current_revision
 from app.settings import Settings, environment_variable
 from tests.conftest import API_KEY
 from tests.server_process import EXECUTABLE, free_port
@@ -133,7 +136,9 @@ def test_a_signal_at_any_point_of_a_start_stops_the_server_and_its_engine(
     assert not [child for child in children if alive(child)], output
 
 
-def test_ctrl_c_during_the_first_migration_stops_the_migration_too(tmp_path: Path) -> None:
+def test_ctrl_c_during_a_migration_stops_the_migration_too(tmp_path: Path) -> None:
+    # A database below head (a new one is made from the schema snapshot, with no child).
+    command.upgrade(alembic_config(f"sqlite:///{tmp_path}/m.db"), "0002_sync_runs")
     process = subprocess.Popen(
         [EXECUTABLE, "serve", "--port", "0", "--database-url", f"sqlite:///{tmp_path}/m.db"],
         stdout=subprocess.PIPE,
@@ -147,11 +152,19 @@ def test_ctrl_c_during_the_first_migration_stops_the_migration_too(tmp_path: Pat
     while not children and time.monotonic() < deadline:  # the migration child has started
         children = children_of(process.pid)
         time.sleep(0.005)
+    assert children, "no migration child started"
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=20)
     assert process.returncode in (0, 130)
     assert "Traceback" not in errors
     assert not [child for child in children if alive(child)]
+    # The migration happened entirely or not at all (one transaction).
+    with sqlite3.connect(tmp_path / "m.db") as conn:
+        revision = current_revision(conn)
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
+    assert revision in ("0002_sync_runs", SCHEMA_REVISION)
+    assert ("sync_configurations" in tables) == (revision == "0002_sync_runs")
+    assert ("sync_config" in tables) == (revision == SCHEMA_REVISION)
 
 
 # --- a database this process cannot write ------------------------------------------------------

@@ -135,7 +135,7 @@ def delete_connection(db: Database, *, internal_id: str, identifier: str) -> str
         row = resolve_connection(db, internal_id=internal_id, identifier=identifier)
         connection_id: str = row["connection_id"]
         in_use: int = db.scalar(
-            "SELECT COUNT(*) FROM sync_configurations WHERE connection_id = ?", (connection_id,)
+            "SELECT COUNT(*) FROM sync_config WHERE connection_id = ?", (connection_id,)
         )
         if in_use:
             raise BadRequestError(

@@ -1,12 +1,17 @@
-"""Bring a database to the schema this code expects, with Alembic.
+"""Bring a database to the schema this code expects.
 
 Alembic (and SQLAlchemy under it) takes a noticeable part of a second to import, and a server
 should answer its first request well within a second of starting. So startup first asks the
-database which revision it is at, with plain sqlite3, and runs Alembic only when there is
-something to apply, and then in a short-lived child process (``python -m app.db.migrate URL``):
-loaded into the server, Alembic, SQLAlchemy and the models kept ~30 MB of its memory for its
-whole life. The server starts the child first and imports its own modules while the child
-migrates (``start_upgrade``, then ``finish_upgrade``).
+database which revision it is at, with plain sqlite3, and then:
+
+- at head (a restart): nothing more;
+- empty (a first start): the schema at head is created from the committed snapshot of what
+  the migrations produce, in one transaction, in this process (app/db/schema.py);
+- anything else (an older revision): Alembic applies the missing migrations, in a
+  short-lived child process (``python -m app.db.migrate URL``): loaded into the server, Alembic,
+  SQLAlchemy and the models kept ~30 MB of its memory for its whole life. The server starts the
+  child first and imports its own modules while the child migrates (``start_upgrade``, then
+  ``finish_upgrade``).
 """
 
 import sqlite3
@@ -16,12 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.db.schema import create_schema
+
 if TYPE_CHECKING:
     from alembic.config import Config
 
 # The newest revision in migrations/versions. A test checks that it matches Alembic's head, so
 # a new migration cannot be added without updating it.
-SCHEMA_REVISION = "0002_sync_runs"
+SCHEMA_REVISION = "0003_sync_config"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,7 +63,18 @@ class MigrationError(Exception):
 
 
 def start_upgrade(conn: sqlite3.Connection, database_url: str) -> "subprocess.Popen[str] | None":
-    """Start applying the missing migrations in a child process; None when there are none."""
+    """Bring the database to head: at once when it is there or empty (None), else by starting
+    the missing migrations in a child process (wait for it with ``finish_upgrade``)."""
+    revision = current_revision(conn)
+    if revision == SCHEMA_REVISION:
+        return None
+    if revision is None:
+        try:
+            if create_schema(conn):
+                return None
+        except sqlite3.Error as exc:  # rolled back: nothing was made
+            raise MigrationError(f"creating the database's schema failed: {exc}") from exc
+    # Not empty: migrate, unless another process has just made this new file's schema.
     if current_revision(conn) == SCHEMA_REVISION:
         return None
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
@@ -100,10 +118,10 @@ def finish_upgrade(
 
 
 def upgrade_to_head(conn: sqlite3.Connection, database_url: str) -> bool:
-    """Apply any missing migrations (in a child process); True when something was applied."""
-    child = start_upgrade(conn, database_url)
-    finish_upgrade(child)
-    return child is not None
+    """Bring the database to head (see ``start_upgrade``); True when something was applied."""
+    before = current_revision(conn)
+    finish_upgrade(start_upgrade(conn, database_url))
+    return before != SCHEMA_REVISION
 
 
 def _upgrade_here(database_url: str) -> None:

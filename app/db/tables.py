@@ -116,11 +116,9 @@ class StorageConnection(SQLModel, table=True):
 
 
 class SyncConfiguration(SQLModel, table=True):
-    __tablename__ = "sync_configurations"
+    __tablename__ = "sync_config"
     # A bucket's syncs, newest first (the list's order), without sorting whole rows.
-    __table_args__ = (
-        Index("ix_sync_configurations_bucket_id_created_at", "bucket_id", "created_at"),
-    )
+    __table_args__ = (Index("ix_sync_config_bucket_id_created_at", "bucket_id", "created_at"),)
 
     sync_config_id: str = Field(primary_key=True)
     bucket_id: str = _owner("buckets.bucket_id")
@@ -189,7 +187,7 @@ class SyncJob(SQLModel, table=True):
     )
 
     sync_job_id: str = Field(primary_key=True)
-    sync_config_id: str = _owner("sync_configurations.sync_config_id", index=False)
+    sync_config_id: str = _owner("sync_config.sync_config_id", index=False)
     bucket_id: str
     namespace_id: str
     internal_id: str
@@ -220,7 +218,7 @@ class SyncDeadLetter(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("sync_config_id", "source_object_id"),)
 
     dlq_id: str = Field(primary_key=True)
-    sync_config_id: str = _owner("sync_configurations.sync_config_id", index=False)
+    sync_config_id: str = _owner("sync_config.sync_config_id", index=False)
     sync_job_id: str | None = None
     bucket_id: str
     namespace_id: str

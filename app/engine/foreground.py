@@ -86,7 +86,7 @@ def find_sync(db: Database, *, bucket: str, sync: str, namespace: str | None) ->
         raise LookupError(f"buckets named {bucket!r} exist in {spaces}: give --namespace")
     bucket_id: str = rows[0]["bucket_id"]
     found = db.one(
-        "SELECT sync_config_id FROM sync_configurations WHERE sync_config_id = ? AND bucket_id = ?",
+        "SELECT sync_config_id FROM sync_config WHERE sync_config_id = ? AND bucket_id = ?",
         (sync, bucket_id),
     )
     if found is None:
@@ -178,9 +178,7 @@ def _execute(
     if status == "completed":
         return EXIT_COMPLETED
     if status == "interrupted":
-        record = db.one(
-            "SELECT * FROM sync_configurations WHERE sync_config_id = ?", (sync_config_id,)
-        )
+        record = db.one("SELECT * FROM sync_config WHERE sync_config_id = ?", (sync_config_id,))
         if record is not None and record["locked_by_worker_id"] == worker_id:
             with db.transaction():
                 leases.interrupt(db, record, reason="The command-line run was interrupted.")

@@ -69,7 +69,7 @@ def claim_run(
     now = now or utc_now()
     expires = now + timedelta(seconds=ttl_seconds)
     taken = db.execute(
-        "UPDATE sync_configurations"
+        "UPDATE sync_config"
         " SET locked_by_worker_id = ?, locked_at = ?, lock_expires_at = ?, status = ?,"
         " next_sync_at = NULL, pending_full_sync = ?, updated_at = ?"
         " WHERE sync_config_id = ?"
@@ -120,7 +120,7 @@ def renew(db: Database, *, sync_config_id: str, worker_id: str, ttl_seconds: flo
     with db.transaction():
         return bool(
             db.execute(
-                "UPDATE sync_configurations SET lock_expires_at = ?"
+                "UPDATE sync_config SET lock_expires_at = ?"
                 " WHERE sync_config_id = ? AND locked_by_worker_id = ?",
                 (to_column(expires), sync_config_id, worker_id),
             )
@@ -160,7 +160,7 @@ def interrupt(db: Database, sync: Row, *, reason: str, now: datetime | None = No
     )
     schedulable = sync["is_active"] and not sync["paused"] and sync["status"] != "FAILED"
     db.execute(
-        "UPDATE sync_configurations SET locked_by_worker_id = NULL, locked_at = NULL,"
+        "UPDATE sync_config SET locked_by_worker_id = NULL, locked_at = NULL,"
         " lock_expires_at = NULL, next_sync_at = ?, updated_at = ?"
         " WHERE sync_config_id = ?",
         (
@@ -176,8 +176,7 @@ def reap_expired(db: Database, *, now: datetime | None = None) -> int:
     """Interrupt every run whose lease has expired; how many."""
     now = now or utc_now()
     expired = db.all(
-        "SELECT * FROM sync_configurations"
-        " WHERE locked_by_worker_id IS NOT NULL AND lock_expires_at < ?",
+        "SELECT * FROM sync_config WHERE locked_by_worker_id IS NOT NULL AND lock_expires_at < ?",
         (to_column(now),),
     )
     return _interrupt_each(db, expired, now=now)
@@ -188,7 +187,7 @@ def reap_dead_local_workers(db: Database, *, live_worker_ids: set[str]) -> int:
     (a server killed with SIGKILL, a CLI run interrupted): no need to wait for their expiry."""
     host = socket.gethostname()
     own_pid = os.getpid()
-    locked = db.all("SELECT * FROM sync_configurations WHERE locked_by_worker_id IS NOT NULL", ())
+    locked = db.all("SELECT * FROM sync_config WHERE locked_by_worker_id IS NOT NULL", ())
     dead = []
     for sync in locked:
         worker_id: str = sync["locked_by_worker_id"]
@@ -208,7 +207,7 @@ def _interrupt_each(db: Database, syncs: list[Row], *, now: datetime) -> int:
         with db.transaction():
             # Read again under the write lock: the run may have ended or renewed meanwhile.
             sync: Any = db.one(
-                "SELECT * FROM sync_configurations WHERE sync_config_id = ?",
+                "SELECT * FROM sync_config WHERE sync_config_id = ?",
                 (candidate["sync_config_id"],),
             )
             if (

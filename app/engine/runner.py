@@ -156,7 +156,7 @@ class Run:
         if job is None or job["status"] != "running":
             return "interrupted"
         sync = self.db.one(
-            "SELECT * FROM sync_configurations WHERE sync_config_id = ?", (job["sync_config_id"],)
+            "SELECT * FROM sync_config WHERE sync_config_id = ?", (job["sync_config_id"],)
         )
         if sync is None:  # deleted meanwhile: its jobs went with it
             return "interrupted"
@@ -297,7 +297,7 @@ class Run:
     def _hold_lease(self, sync: Row) -> None:
         """Inside a write transaction: the lease must still be ours; renew it while at it."""
         renewed = self.db.execute(
-            "UPDATE sync_configurations SET lock_expires_at = ?"
+            "UPDATE sync_config SET lock_expires_at = ?"
             " WHERE sync_config_id = ? AND locked_by_worker_id = ?",
             (
                 to_column(utc_now() + timedelta(seconds=self.settings.lease_ttl_seconds)),
@@ -355,7 +355,7 @@ class Run:
         progress = self.progress
         with self.db.transaction():
             sync = self.db.one(
-                "SELECT * FROM sync_configurations WHERE sync_config_id = ?",
+                "SELECT * FROM sync_config WHERE sync_config_id = ?",
                 (sync_at_start["sync_config_id"],),
             )
             if sync is None or sync["locked_by_worker_id"] != self.worker_id:
@@ -378,7 +378,7 @@ class Run:
             if error is None and plan is not None:
                 plan.resolve_vanished(now)
             self.db.execute(
-                "UPDATE sync_configurations SET"
+                "UPDATE sync_config SET"
                 " total_files_discovered = total_files_discovered + ?,"
                 " total_files_synced = total_files_synced + ?,"
                 " total_files_failed = total_files_failed + ?,"
@@ -396,7 +396,7 @@ class Run:
                 ),
             )
             self.db.update(
-                "sync_configurations",
+                "sync_config",
                 _after_run(sync, now=now, started_real=started_real, error=error, plan=plan),
                 where="sync_config_id = ?",
                 params=[sync["sync_config_id"]],

@@ -30,7 +30,7 @@ def claim_due_runs(
         return []
     now = now or utc_now()
     due = db.all(
-        "SELECT sync_config_id FROM sync_configurations"
+        "SELECT sync_config_id FROM sync_config"
         " WHERE next_sync_at IS NOT NULL AND next_sync_at <= ?"
         " AND is_active = ? AND paused = ? AND status NOT IN (?, ?, ?)"
         " AND (locked_by_worker_id IS NULL OR lock_expires_at < ?)"
@@ -64,9 +64,7 @@ def claim_one(
     """Claim one sync if it is still due (read again under the write lock); its job, or None.
     ``trigger`` None means ``scheduled``, or ``resume`` after an interrupted run."""
     with db.transaction():
-        sync = db.one(
-            "SELECT * FROM sync_configurations WHERE sync_config_id = ?", (sync_config_id,)
-        )
+        sync = db.one("SELECT * FROM sync_config WHERE sync_config_id = ?", (sync_config_id,))
         if (
             sync is None
             or sync["next_sync_at"] is None
@@ -80,9 +78,7 @@ def claim_one(
             if sync["lock_expires_at"] >= now:
                 return None
             leases.interrupt(db, sync, reason=leases.MSG_WORKER_LOST, now=now)
-            sync = db.one(
-                "SELECT * FROM sync_configurations WHERE sync_config_id = ?", (sync_config_id,)
-            )
+            sync = db.one("SELECT * FROM sync_config WHERE sync_config_id = ?", (sync_config_id,))
             assert sync is not None
         if trigger is None:
             last = db.one(

@@ -161,8 +161,7 @@ class Engine:
     def _follow_up(self, sync_config_id: str) -> None:
         """A full sync asked for while the run went on follows at once, scheduler or not."""
         sync = self.db.one(
-            "SELECT pending_full_sync, next_sync_at FROM sync_configurations"
-            " WHERE sync_config_id = ?",
+            "SELECT pending_full_sync, next_sync_at FROM sync_config WHERE sync_config_id = ?",
             (sync_config_id,),
         )
         if sync is None or not sync["pending_full_sync"] or sync["next_sync_at"] is None:
@@ -200,7 +199,7 @@ class Engine:
             active.thread.join(max(0.0, deadline - time.monotonic()))
         for active in self.active.values():
             sync: Any = self.db.one(
-                "SELECT * FROM sync_configurations WHERE sync_config_id = ?",
+                "SELECT * FROM sync_config WHERE sync_config_id = ?",
                 (active.sync_config_id,),
             )
             if sync is not None and sync["locked_by_worker_id"] == self.config.worker_id:

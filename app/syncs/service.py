@@ -14,7 +14,7 @@ from app.scopes import InBucket
 
 from .schemas import SyncConfigurationModel
 
-TABLE = "sync_configurations"
+TABLE = "sync_config"
 
 
 def sync_from_record(record: dict[str, Any]) -> SyncConfigurationModel:
