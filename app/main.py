@@ -16,6 +16,7 @@ from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
 from app.dead_letters.routes import router as dead_letters_router
+from app.docs import docs_router
 from app.engine.leases import new_worker_id
 from app.engine.supervisor import EngineSupervisor, LeaseReaper
 from app.engine.worker import EngineConfig
@@ -94,6 +95,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # would redirect a DELETE onto ".../sync_x". A trailing slash is simply not a route.
         redirect_slashes=False,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc are app/docs.py's, with their assets served from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     # Middleware added last runs first: the guard authenticates and checks the body, then the
@@ -115,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         objects_router,
         namespaces_router,
         connections_router,
+        docs_router(),
     )
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)

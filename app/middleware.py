@@ -24,6 +24,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import docs
 from app.accounts.service import Principal, PrincipalCache
 from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
 from app.errors import (
@@ -43,10 +44,9 @@ from app.errors import (
 from app.headers import API_HEADERS
 from app.limits import MAX_BODY_SEPARATORS
 
-# Paths anyone may read: health, and the spec with its interactive docs (D16).
-PUBLIC_PATHS = frozenset(
-    {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-)
+# Paths anyone may read: health, the spec, its interactive docs and what they load, and the
+# root that points to them (D16).
+PUBLIC_PATHS = frozenset({docs.HEALTH_PATH, docs.OPENAPI_PATH, *docs.PATHS})
 # Where the guard leaves the body it parsed, in the request's state (absent: no body).
 PARSED_BODY = "parsed_json_body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -46,7 +46,7 @@ def assert_envelope(response: Any, status: int, type_: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/no-such-thing", "/v2/buckets", "/", "/v1/buckets/videos/syncs/s/runs"]
+    "path", ["/v1/no-such-thing", "/v2/buckets", "/index.html", "/v1/buckets/videos/syncs/s/runs"]
 )
 def test_an_unknown_route_is_404(api: Api, path: str) -> None:
     assert_envelope(api.get(path), 404, "NotFoundError")
