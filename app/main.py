@@ -12,6 +12,7 @@ from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
 from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
+from app.cors import CorsPolicy
 from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         lock_wait_seconds=settings.lock_wait_seconds,
+        cors=CorsPolicy(settings.cors_origins),
     )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.

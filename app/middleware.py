@@ -1,5 +1,8 @@
 """The checks every request passes before routing, in the vendor mock's fixed order.
 
+0. a request from a browser page of another origin (an ``Origin`` header): its CORS preflight
+   is answered here and now, since a browser sends no credentials with one; any other answer
+   to it gets the CORS headers (app/cors.py). A request without ``Origin`` skips this;
 1. authentication (CONTRACT.md D7: before anything else, even whether the route exists);
 2. the body: at most ``max_body_bytes`` (413), received whole (a client that goes away before
    the last byte gets nothing processed), JSON when there is one (415), and UTF-8 JSON that can
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import docs
 from app.accounts.service import Principal, PrincipalCache
+from app.cors import CorsPolicy
 from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
 from app.errors import (
     MSG_INVALID_KEY,
@@ -33,6 +37,7 @@ from app.errors import (
     MSG_MISSING_KEY,
     ApiError,
     BadRequestError,
+    ForbiddenError,
     PayloadTooLargeError,
     ServiceUnavailableError,
     UnauthorizedError,
@@ -80,10 +85,12 @@ class RequestGuard:
         *,
         max_body_bytes: int,
         lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.lock_wait_seconds = lock_wait_seconds
+        self.cors = cors or CorsPolicy("")
         self.principals = PrincipalCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,6 +98,12 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        if origin is not None:
+            if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+                await self._preflight(origin, headers, send)
+                return
+            send = self.cors.wrap(send, origin)
         body: bytes | None = None
         try:
             if scope["path"] not in PUBLIC_PATHS:
@@ -109,6 +122,22 @@ class RequestGuard:
             await _send_error(send, _busy())
             return
         await self._run(scope, receive, send, body)
+
+    async def _preflight(self, origin: bytes, headers: dict[bytes, bytes], send: Send) -> None:
+        cors_headers = self.cors.preflight_headers(
+            origin, headers.get(b"access-control-request-headers")
+        )
+        if cors_headers is None:
+            await _send_error(send, ForbiddenError(self.cors.refusal(origin)))
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [*cors_headers, *API_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
 
     async def _read_body(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive

@@ -58,6 +58,181 @@ def app_allowing(settings: Settings, origins: str) -> Iterator[TestClient]:
         yield client
 
 
+# --- CORS: preflight ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["http://localhost:5173", "http://localhost:3000", "http://127.0.0.1:8080", "http://localhost"],
+)
+def test_a_preflight_from_a_local_page_is_allowed_without_a_key(
+    api: Api, sync: dict[str, Any], origin: str
+) -> None:
+    response = preflight(api.client, api.sync_path(sync), origin)
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert response.headers["access-control-allow-origin"] == origin
+    assert {"GET", "HEAD", "POST", "PATCH", "DELETE"} <= {
+        method.upper() for method in _listed(response.headers["access-control-allow-methods"])
+    }
+    assert _listed(response.headers["access-control-allow-headers"]) >= ALLOWED_HEADERS
+    assert int(response.headers["access-control-max-age"]) > 0
+    assert "origin" in _listed(response.headers["vary"])
+
+
+def test_a_preflight_allows_the_headers_a_client_library_adds(api: Api) -> None:
+    response = api.client.options(
+        "/v1/buckets",
+        headers={
+            "Origin": "http://localhost:5173",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "X-Client-Version, authorization",
+        },
+    )
+    assert response.status_code == 204
+    allowed = _listed(response.headers["access-control-allow-headers"])
+    assert {"x-client-version", "authorization"} <= allowed
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://example.com", "http://localhost.example.com:3000", "https://localhost:3000", "null"],
+)
+def test_a_preflight_from_another_origin_is_403_without_cors_headers(api: Api, origin: str) -> None:
+    response = preflight(api.client, "/v1/buckets", origin, method="POST")
+    body = assert_envelope(response, 403, "ForbiddenError")
+    assert "MIXPEEK_MOCK_CORS_ORIGINS" in body["error"]["message"]
+    assert cors_headers(response) == {}
+
+
+def test_a_preflight_changes_nothing_and_a_plain_options_still_needs_a_key(api: Api) -> None:
+    response = api.client.options("/v1/namespaces")  # no Origin: not a preflight
+    assert_envelope(response, 401, "UnauthorizedError")
+
+
+# --- CORS: answers -----------------------------------------------------------------------------
+
+
+def assert_cors_for(response: Any, origin: str) -> None:
+    assert response.headers["access-control-allow-origin"] == origin
+    assert "origin" in _listed(response.headers["vary"])
+    assert _listed(response.headers["access-control-expose-headers"]) >= EXPOSED_HEADERS
+
+
+def test_answers_to_a_local_page_carry_cors_headers_on_the_hot_path_too(
+    api: Api, sync: dict[str, Any]
+) -> None:
+    origin = "http://localhost:5173"
+    read = api.get(api.sync_path(sync), headers={"Origin": origin})
+    assert read.status_code == 200
+    assert_cors_for(read, origin)
+    patched = api.patch(api.sync_path(sync), json={"batch_size": 7}, headers={"Origin": origin})
+    assert patched.status_code == 200
+    assert patched.json()["batch_size"] == 7
+    assert_cors_for(patched, origin)
+    listed = api.post(f"/v1/buckets/{sync['bucket_id']}/syncs/list", headers={"Origin": origin})
+    assert listed.status_code == 200
+    assert_cors_for(listed, origin)
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "type_"),
+    [
+        ({"method": "GET", "url": "/v1/buckets", "headers": {}}, 401, "UnauthorizedError"),
+        (
+            {"method": "GET", "url": "/v1/buckets", "headers": {"Authorization": "Bearer nope"}},
+            401,
+            "UnauthorizedError",
+        ),
+        (
+            {
+                "method": "POST",
+                "url": "/v1/namespaces",
+                "headers": {"Authorization": f"Bearer {API_KEY}", "Content-Type": "text/plain"},
+                "content": b"x",
+            },
+            415,
+            "UnsupportedMediaTypeError",
+        ),
+        (
+            {
+                "method": "GET",
+                "url": "/v1/nowhere",
+                "headers": {"Authorization": f"Bearer {API_KEY}"},
+            },
+            404,
+            "NotFoundError",
+        ),
+        (
+            {
+                "method": "POST",
+                "url": "/v1/namespaces",
+                "headers": {"Authorization": f"Bearer {API_KEY}"},
+                "json": {"namespace_name": 5},
+            },
+            422,
+            "ValidationError",
+        ),
+    ],
+)
+def test_errors_to_a_local_page_carry_cors_headers_so_it_can_read_them(
+    client: TestClient, request_kwargs: dict[str, Any], status: int, type_: str
+) -> None:
+    origin = "http://127.0.0.1:4200"
+    kwargs = {**request_kwargs, "headers": {**request_kwargs["headers"], "Origin": origin}}
+    response = client.request(**kwargs)
+    assert_envelope(response, status, type_)
+    assert_cors_for(response, origin)
+
+
+def test_answers_to_another_origin_carry_no_cors_headers_and_are_otherwise_the_same(
+    api: Api, sync: dict[str, Any]
+) -> None:
+    plain = api.get(api.sync_path(sync))
+    foreign = api.get(api.sync_path(sync), headers={"Origin": "https://example.com"})
+    assert foreign.status_code == plain.status_code == 200
+    assert foreign.content == plain.content
+    assert cors_headers(foreign) == {}
+    assert "vary" not in foreign.headers
+    assert cors_headers(plain) == {}
+    assert "vary" not in plain.headers
+
+
+@pytest.mark.parametrize(
+    ("origins", "allowed", "refused"),
+    [
+        ("*", ["https://example.com", "http://localhost:1"], []),
+        (
+            "https://app.example.com, http://localhost:3000/",
+            ["https://app.example.com", "http://localhost:3000"],
+            ["http://localhost:3001", "https://app.example.com:8443", "http://127.0.0.1:3000"],
+        ),
+        ("", [], ["http://localhost:3000", "http://127.0.0.1:8000"]),
+    ],
+)
+def test_the_allowed_origins_come_from_the_setting(
+    settings: Settings, origins: str, allowed: list[str], refused: list[str]
+) -> None:
+    with app_allowing(settings, origins) as client:
+        for origin in allowed:
+            response = preflight(client, "/v1/buckets", origin, method="POST")
+            assert response.status_code == 204, origin
+            assert response.headers["access-control-allow-origin"] == origin
+        for origin in refused:
+            assert preflight(client, "/v1/buckets", origin).status_code == 403, origin
+            answer = client.get("/v1/health", headers={"Origin": origin})
+            assert cors_headers(answer) == {}, origin
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["localhost:3000", "http://localhost:3000/app", "http://", "https://*.example.com"],
+)
+def test_a_malformed_origin_setting_is_refused(origins: str) -> None:
+    with pytest.raises(PydanticValidationError, match="not an origin"):
+        server_settings("sqlite:///unused.db", cors_origins=origins)
+
+
 # --- the docs, offline -------------------------------------------------------------------------
 
 ASSET_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
