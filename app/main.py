@@ -126,6 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)
     ]
+    for route in app.state.api_routes:
+        # HEAD wherever GET (RFC 9110): FastAPI's routes, unlike Starlette's, take only the
+        # methods they name. The guard drops the body; openapi.json lists the GET alone.
+        if "GET" in route.methods:
+            route.methods.add("HEAD")
     app.router.routes.extend(app.state.api_routes)
     install_openapi(app)
     return app

@@ -15,6 +15,9 @@
    ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
    error only ever comes from a statement that applied nothing (see app/db/database.py).
 
+A ``HEAD`` request is answered as its ``GET`` would be (every GET route takes HEAD too, see
+app/main.py), and the guard drops the body, whatever server runs the app.
+
 It is plain ASGI rather than Starlette's BaseHTTPMiddleware, which would cost a task and two
 queues per request on the hot path.
 """
@@ -104,6 +107,8 @@ class RequestGuard:
                 await self._preflight(origin, headers, send)
                 return
             send = self.cors.wrap(send, origin)
+        if scope["method"] == "HEAD":
+            send = _without_body(send)
         body: bytes | None = None
         try:
             if scope["path"] not in PUBLIC_PATHS:
@@ -207,6 +212,17 @@ class RequestGuard:
 
 def _busy() -> ServiceUnavailableError:
     return ServiceUnavailableError(MSG_BUSY, headers={"Retry-After": "1"})
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for a HEAD request: the GET's status and headers, no body."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -73,7 +73,7 @@ def test_a_405_says_which_methods_the_route_takes(api: Api, sync: dict[str, Any]
     response = api.request("PUT", api.sync_path(sync), json={"batch_size": 10})
     assert_envelope(response, 405, "MethodNotAllowedError")
     allowed = {method.strip() for method in response.headers["allow"].split(",")}
-    assert {"GET", "PATCH", "DELETE"} <= allowed
+    assert {"GET", "HEAD", "PATCH", "DELETE"} <= allowed
     assert "PUT" not in allowed
 
 

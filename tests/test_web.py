@@ -295,3 +295,94 @@ def test_the_root_and_the_docs_are_not_operations_of_the_spec(app: FastAPI) -> N
     assert not {"/", "/docs", "/redoc"} & set(paths)
 
 
+# --- HEAD --------------------------------------------------------------------------------------
+
+
+def same_answer(api: Api, path: str, **kwargs: Any) -> Any:
+    """HEAD ``path`` and GET it; assert HEAD has GET's status and headers, and no body."""
+    got = api.get(path, **kwargs)
+    head = api.request("HEAD", path, **kwargs)
+    assert head.status_code == got.status_code, path
+    assert head.content == b"", path
+
+    def shown(response: Any) -> dict[str, str]:
+        return {k: v for k, v in response.headers.items() if k not in VOLATILE}
+
+    assert shown(head) == shown(got), path
+    return got
+
+
+def test_head_answers_as_get_on_every_kind_of_route(api: Api, sync: dict[str, Any]) -> None:
+    bucket = f"/v1/buckets/{sync['bucket_id']}"
+    paths = [
+        api.sync_path(sync),  # the hot path's read
+        f"{api.sync_path(sync)}/metrics",
+        bucket,
+        "/v1/buckets",
+        "/v1/namespaces/default",
+        "/v1/health",
+        "/",
+        "/docs",
+        "/redoc",
+        "/openapi.json",
+        "/docs/swagger-ui.css",
+    ]
+    for path in paths:
+        assert same_answer(api, path).status_code == 200, path
+    assert same_answer(api, api.sync_path(sync), headers={"Origin": "http://localhost:3000"})
+
+
+def test_head_answers_as_get_for_errors(api: Api, sync: dict[str, Any]) -> None:
+    missing = f"/v1/buckets/{sync['bucket_id']}/syncs/sync_missing"
+    assert same_answer(api, missing).status_code == 404
+    assert same_answer(api, "/v1/buckets", headers={"Authorization": "Bearer x"}).status_code == 401
+    head = api.request("HEAD", "/v1/no-such-route")
+    assert head.status_code == 404
+    assert head.content == b""
+    assert head.headers["content-type"] == "application/json"
+
+
+def test_head_where_get_is_not_allowed_is_405_naming_the_methods(
+    api: Api, sync: dict[str, Any]
+) -> None:
+    response = api.request("HEAD", f"{api.sync_path(sync)}/pause")
+    assert response.status_code == 405
+    assert response.content == b""
+    assert _listed(response.headers["allow"]) == {"post"}
+
+
+def test_a_405_lists_head_wherever_get_is_allowed(api: Api, sync: dict[str, Any]) -> None:
+    for path in (api.sync_path(sync), "/v1/buckets", "/openapi.json", "/docs", "/"):
+        response = api.request("PUT", path, json={})
+        assert_envelope(response, 405, "MethodNotAllowedError")
+        assert {"get", "head"} <= _listed(response.headers["allow"]), path
+
+
+def test_the_spec_lists_get_and_says_head_works_too(app: FastAPI) -> None:
+    spec = app.openapi()
+    assert all("head" not in operations for operations in spec["paths"].values())
+    assert "HEAD" in spec["info"]["description"]
+
+
+@pytest.mark.e2e
+def test_head_on_a_real_server_sends_headers_only(tmp_path: Path) -> None:
+    headers = {"Authorization": f"Bearer {API_KEY}", "X-Namespace": "default"}
+    with (
+        ServerProcess(tmp_path / "mock.db") as server,
+        httpx2.Client(base_url=server.url) as http,
+    ):
+        for path in ("/v1/namespaces/default", "/v1/buckets", "/", "/docs", "/v1/nowhere"):
+            got = http.get(path, headers=headers)
+            head = http.head(path, headers=headers)
+            assert head.status_code == got.status_code, path
+            assert head.content == b"", path
+            if got.status_code == 200:
+                assert head.headers["content-length"] == got.headers["content-length"], path
+        # A browser's preflight: no key; the answer lets the page send one.
+        response = http.options(
+            "/v1/buckets",
+            headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "GET"},
+        )
+        assert response.status_code == 204
+        assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+        assert "authorization" in _listed(response.headers["access-control-allow-headers"])
