@@ -280,11 +280,13 @@ async def _handle_http_exception(request: Request, exc: Exception) -> Response:
 
 
 def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method some route serves on ``path`` (Starlette's 405 names only the first)."""
+    """Every method some route serves on ``path`` (Starlette's 405 names only the first), HEAD
+    included where GET is; the spec's own route too."""
     methods: set[str] = set()
-    for route in app.state.api_routes:
-        if route.path_regex.match(path):
-            methods |= route.methods
+    for route in app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(path):
+            methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
 
 

@@ -12,10 +12,12 @@ from app import __doc__ as description
 from app.buckets.routes import router as buckets_router
 from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
+from app.cors import CorsPolicy
 from app.db.checkpoint import Checkpointer
 from app.db.database import Database
 from app.db.migrate import upgrade_to_head
 from app.dead_letters.routes import router as dead_letters_router
+from app.docs import docs_router
 from app.engine.leases import new_worker_id
 from app.engine.supervisor import EngineSupervisor, LeaseReaper
 from app.engine.worker import EngineConfig
@@ -83,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # would redirect a DELETE onto ".../sync_x". A trailing slash is simply not a route.
         redirect_slashes=False,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # /docs and /redoc are app/docs.py's, with their assets served from the package.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     # Middleware added last runs first: the guard authenticates and checks the body, then the
@@ -92,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestGuard,
         max_body_bytes=settings.max_body_bytes,
         lock_wait_seconds=settings.lock_wait_seconds,
+        cors=CorsPolicy(settings.cors_origins),
     )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
@@ -104,10 +110,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         objects_router,
         namespaces_router,
         connections_router,
+        docs_router(),
     )
     app.state.api_routes = [
         route for router in routers for route in router.routes if isinstance(route, APIRoute)
     ]
+    for route in app.state.api_routes:
+        # HEAD wherever GET (RFC 9110): FastAPI's routes, unlike Starlette's, take only the
+        # methods they name. The guard drops the body; openapi.json lists the GET alone.
+        if "GET" in route.methods:
+            route.methods.add("HEAD")
     app.router.routes.extend(app.state.api_routes)
     install_openapi(app)
     return app

@@ -1,5 +1,8 @@
 """The checks every request passes before routing, in the vendor mock's fixed order.
 
+0. a request from a browser page of another origin (an ``Origin`` header): its CORS preflight
+   is answered here and now, since a browser sends no credentials with one; any other answer
+   to it gets the CORS headers (app/cors.py). A request without ``Origin`` skips this;
 1. authentication (CONTRACT.md D7: before anything else, even whether the route exists);
 2. the body: at most ``max_body_bytes`` (413), received whole (a client that goes away before
    the last byte gets nothing processed), JSON when there is one (415), and UTF-8 JSON that can
@@ -11,6 +14,9 @@
    sleep, until ``lock_wait_seconds`` have passed; then the answer is a 503 with
    ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
    error only ever comes from a statement that applied nothing (see app/db/database.py).
+
+A ``HEAD`` request is answered as its ``GET`` would be (every GET route takes HEAD too, see
+app/main.py), and the guard drops the body, whatever server runs the app.
 
 It is plain ASGI rather than Starlette's BaseHTTPMiddleware, which would cost a task and two
 queues per request on the hot path.
@@ -24,7 +30,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import docs
 from app.accounts.service import Principal, PrincipalCache
+from app.cors import CorsPolicy
 from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
 from app.errors import (
     MSG_INVALID_KEY,
@@ -32,6 +40,7 @@ from app.errors import (
     MSG_MISSING_KEY,
     ApiError,
     BadRequestError,
+    ForbiddenError,
     PayloadTooLargeError,
     ServiceUnavailableError,
     UnauthorizedError,
@@ -43,10 +52,9 @@ from app.errors import (
 from app.headers import API_HEADERS
 from app.limits import MAX_BODY_SEPARATORS
 
-# Paths anyone may read: health, and the spec with its interactive docs (D16).
-PUBLIC_PATHS = frozenset(
-    {"/v1/health", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
-)
+# Paths anyone may read: health, the spec, its interactive docs and what they load, and the
+# root that points to them (D16).
+PUBLIC_PATHS = frozenset({docs.HEALTH_PATH, docs.OPENAPI_PATH, *docs.PATHS})
 # Where the guard leaves the body it parsed, in the request's state (absent: no body).
 PARSED_BODY = "parsed_json_body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -80,10 +88,12 @@ class RequestGuard:
         *,
         max_body_bytes: int,
         lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S,
+        cors: CorsPolicy | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.lock_wait_seconds = lock_wait_seconds
+        self.cors = cors or CorsPolicy("")
         self.principals = PrincipalCache()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,6 +101,14 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        if origin is not None:
+            if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+                await self._preflight(origin, headers, send)
+                return
+            send = self.cors.wrap(send, origin)
+        if scope["method"] == "HEAD":
+            send = _without_body(send)
         body: bytes | None = None
         try:
             if scope["path"] not in PUBLIC_PATHS:
@@ -109,6 +127,22 @@ class RequestGuard:
             await _send_error(send, _busy())
             return
         await self._run(scope, receive, send, body)
+
+    async def _preflight(self, origin: bytes, headers: dict[bytes, bytes], send: Send) -> None:
+        cors_headers = self.cors.preflight_headers(
+            origin, headers.get(b"access-control-request-headers")
+        )
+        if cors_headers is None:
+            await _send_error(send, ForbiddenError(self.cors.refusal(origin)))
+            return
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [*cors_headers, *API_HEADERS],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
 
     async def _read_body(
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive
@@ -178,6 +212,17 @@ class RequestGuard:
 
 def _busy() -> ServiceUnavailableError:
     return ServiceUnavailableError(MSG_BUSY, headers={"Retry-After": "1"})
+
+
+def _without_body(send: Send) -> Send:
+    """``send`` for a HEAD request: the GET's status and headers, no body."""
+
+    async def send_headers_only(message: Message) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            message = {**message, "body": b""}
+        await send(message)
+
+    return send_headers_only
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.cors import CorsPolicy
 from app.storage.egress import EgressPolicy
 
 ENV_PREFIX = "MIXPEEK_MOCK_"
@@ -108,6 +109,12 @@ class Settings(BaseSettings):
     shutdown_timeout_seconds: int = Field(
         default=3, ge=0, description="grace for requests in progress on SIGTERM or Ctrl-C"
     )
+    cors_origins: str = Field(
+        default="http://localhost:*,http://127.0.0.1:*",
+        description="origins whose browser pages may call the API (CORS): a comma-separated"
+        " list of scheme://host[:port], where the port may be * (any), or * for any origin;"
+        " empty for none",
+    )
     trusted_proxies: str | None = Field(
         default=None,
         description="addresses (IPs or CIDRs, comma-separated, or *) whose X-Forwarded-For and"
@@ -140,6 +147,12 @@ class Settings(BaseSettings):
                 "the key contains a space or a control character, so no request could"
                 " send it in 'Authorization: Bearer <key>'"
             )
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_cors_origins(cls, value: str) -> str:
+        CorsPolicy(value)  # raises, naming the origin, when malformed
         return value
 
     @field_validator("storage_endpoints")

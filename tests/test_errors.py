@@ -46,7 +46,7 @@ def assert_envelope(response: Any, status: int, type_: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize(
-    "path", ["/v1/no-such-thing", "/v2/buckets", "/", "/v1/buckets/videos/syncs/s/runs"]
+    "path", ["/v1/no-such-thing", "/v2/buckets", "/index.html", "/v1/buckets/videos/syncs/s/runs"]
 )
 def test_an_unknown_route_is_404(api: Api, path: str) -> None:
     assert_envelope(api.get(path), 404, "NotFoundError")
@@ -73,7 +73,7 @@ def test_a_405_says_which_methods_the_route_takes(api: Api, sync: dict[str, Any]
     response = api.request("PUT", api.sync_path(sync), json={"batch_size": 10})
     assert_envelope(response, 405, "MethodNotAllowedError")
     allowed = {method.strip() for method in response.headers["allow"].split(",")}
-    assert {"GET", "PATCH", "DELETE"} <= allowed
+    assert {"GET", "HEAD", "PATCH", "DELETE"} <= allowed
     assert "PUT" not in allowed
 
 

@@ -360,6 +360,7 @@ def test_a_port_in_use_is_refused_before_an_organization_or_key_is_made(
         ({"MIXPEEK_MOCK_API_KEY": "sk_local dev"}, "MIXPEEK_MOCK_API_KEY"),
         ({"MIXPEEK_MOCK_MAX_CONNECTIONS": "lots"}, "MIXPEEK_MOCK_MAX_CONNECTIONS"),
         ({"MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS": "0"}, "MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS"),
+        ({"MIXPEEK_MOCK_CORS_ORIGINS": "localhost:3000"}, "MIXPEEK_MOCK_CORS_ORIGINS"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(
