@@ -748,3 +748,17 @@ def test_a_sync_is_not_found_under_another_bucket(
         api.request(method, api.sync_path(never), **kwargs), "sync_neverexisted"
     )
     assert api.ok("GET", api.sync_path(sync)) == sync
+
+
+@pytest.mark.parametrize(
+    ("former", "meant"), [("one_time", "initial_only"), ("scheduled", "continuous")]
+)
+def test_the_older_sync_modes_are_refused_with_the_value_meant(
+    api: Api, bucket: Record, connection: Record, former: str, meant: str
+) -> None:
+    response = create(api, bucket, connection, sync_mode=former)
+
+    assert_validation_error(response, "body", "sync_mode")
+    (problem,) = response.json()["error"]["details"]["validation_errors"]
+    assert f"'{meant}'" in problem["message"]
+    assert list_ids(api, bucket) == []

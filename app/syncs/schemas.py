@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -60,6 +61,26 @@ References = Annotated[list[Name], Field(max_length=MAX_REFERENCES)]
 class SyncMode(StrEnum):
     INITIAL_ONLY = "initial_only"
     CONTINUOUS = "continuous"
+
+
+# The vendor's older ``sync_mode`` values (its own examples still send them), and what they mean
+# here: still a 422 (D5), but one that says which value to send instead.
+FORMER_SYNC_MODES = {"one_time": SyncMode.INITIAL_ONLY, "scheduled": SyncMode.CONTINUOUS}
+
+
+def _former_sync_mode(value: Any) -> Any:
+    meant = FORMER_SYNC_MODES.get(value) if isinstance(value, str) else None
+    if meant is not None:
+        raise PydanticCustomError(
+            "enum",
+            "sync_mode {given!r} is the older API's name: send {meant!r} instead"
+            " (the values are 'initial_only' and 'continuous')",
+            {"given": value, "meant": meant.value},
+        )
+    return value
+
+
+SyncModeInput = Annotated[SyncMode, BeforeValidator(_former_sync_mode)]
 
 
 def parse_status(value: Any) -> Any:
@@ -185,7 +206,7 @@ class SyncCreateRequest(RequestModel):
 
     connection_id: Name
     source_path: PathText
-    sync_mode: SyncMode = SyncMode.CONTINUOUS
+    sync_mode: SyncModeInput = SyncMode.CONTINUOUS
     description: Description | None = None
     file_filters: FileFilters | None = None
     polling_interval_seconds: PollingInterval = 300
