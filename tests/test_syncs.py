@@ -760,5 +760,5 @@ def test_the_older_sync_modes_are_refused_with_the_value_meant(
 
     assert_validation_error(response, "body", "sync_mode")
     (problem,) = response.json()["error"]["details"]["validation_errors"]
-    assert f"'{meant}'" in problem["message"]
+    assert f"{former!r} is the older API's name: send {meant!r} instead" in problem["message"]
     assert list_ids(api, bucket) == []
