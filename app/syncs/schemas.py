@@ -73,9 +73,8 @@ def _former_sync_mode(value: Any) -> Any:
     if meant is not None:
         raise PydanticCustomError(
             "enum",
-            "sync_mode {given!r} is the older API's name: send {meant!r} instead"
+            f"sync_mode {value!r} is the older API's name: send {meant.value!r} instead"
             " (the values are 'initial_only' and 'continuous')",
-            {"given": value, "meant": meant.value},
         )
     return value
 
