@@ -135,6 +135,14 @@ class TaskStatusEnum(StrEnum):
     DEACTIVATED = "DEACTIVATED"
 
 
+def parse_status(value: Any) -> Any:
+    """Status input is case-insensitive, and ``paused`` means SUSPENDED (D5)."""
+    if isinstance(value, str):
+        value = value.upper()
+        return TaskStatusEnum.SUSPENDED.value if value == "PAUSED" else value
+    return value
+
+
 def _allows_null(schema: dict[str, Any]) -> bool:
     alternatives = schema.get("anyOf", [schema])
     return any(branch.get("type") == "null" for branch in alternatives)
@@ -165,6 +173,19 @@ class RequestModel(BaseModel):
                 {"count": len(data), "max_keys": MAX_OBJECT_KEYS},
             )
         return data
+
+
+class ListRequestModel(RequestModel):
+    """A list's body: keys it does not define are ignored, not refused.
+
+    The vendor's list schemas do not forbid other keys, and its own documented examples send
+    one (``"description": "Find active syncs only"``); a contract-testing target must accept
+    what the real service documents. A typo in a filter therefore lists unfiltered, as it would
+    against the vendor. Creates and PATCH keep D4's strictness. The key bound stays: a body of
+    more than ``MAX_OBJECT_KEYS`` keys is still a 422, decided before any key is looked at.
+    """
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=drop_impossible_defaults)
 
 
 class ResponseModel(BaseModel):

@@ -11,6 +11,7 @@ from app.schemas import (
     FREEFORM_BOUNDS,
     JsonObject,
     JsonValue,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
@@ -99,7 +100,7 @@ class BucketCreateRequest(BucketOptions):
     metadata: JsonObject | None = None
 
 
-class ListBucketsRequest(RequestModel):
+class ListBucketsRequest(ListRequestModel):
     search: Name | None = None
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None

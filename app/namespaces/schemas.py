@@ -15,6 +15,7 @@ from app.limits import (
 from app.schemas import (
     INT64_MAX,
     JsonObject,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
@@ -92,7 +93,7 @@ class CreateNamespaceRequest(NamespaceOptions):
     auto_create_indexes: StrictBool | None = False
 
 
-class ListNamespacesRequest(RequestModel):
+class ListNamespacesRequest(ListRequestModel):
     search: Name | None = None
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None

@@ -32,6 +32,7 @@ from app.schemas import (
     INT64_MAX,
     JsonObject,
     JsonValue,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
@@ -39,6 +40,7 @@ from app.schemas import (
     TaskStatusEnum,
     UtcDatetime,
     drop_impossible_defaults,
+    parse_status,
 )
 
 MAX_DESCRIPTION_LENGTH = 500
@@ -80,14 +82,6 @@ def _former_sync_mode(value: Any) -> Any:
 
 
 SyncModeInput = Annotated[SyncMode, BeforeValidator(_former_sync_mode)]
-
-
-def parse_status(value: Any) -> Any:
-    """Status input is case-insensitive, and ``paused`` means SUSPENDED (D5)."""
-    if isinstance(value, str):
-        value = value.upper()
-        return TaskStatusEnum.SUSPENDED.value if value == "PAUSED" else value
-    return value
 
 
 class MetadataFilterOperator(StrEnum):
@@ -258,7 +252,7 @@ class SyncUpdateRequest(RequestModel):
         return self
 
 
-class ListSyncConfigurationsRequest(RequestModel):
+class ListSyncConfigurationsRequest(ListRequestModel):
     """Filters for listing syncs, ANDed; absent ones do not filter."""
 
     connection_id: Name | None = None
