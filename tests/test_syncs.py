@@ -544,6 +544,28 @@ def test_listed_records_are_the_records_get_shows(
     assert listed == [api.ok("GET", api.sync_path(record)) for record in listed]
 
 
+@pytest.mark.parametrize("by", ["name", "connection_id"])
+def test_the_connection_filter_takes_a_name_as_create_does(
+    api: Api, bucket: Record, fleet: dict[str, Record], by: str
+) -> None:
+    backup = fleet["backup"]
+    body = api.ok("POST", f"{syncs_path(bucket)}/list", json={"connection_id": backup[by]})
+
+    assert [record["sync_config_id"] for record in body["results"]] == fleet_ids(
+        fleet, ["s4", "s3"]
+    )
+
+
+def test_a_connection_filter_naming_what_is_not_yours_lists_nothing(
+    api: Api, other_org: Api, bucket: Record, fleet: dict[str, Record]
+) -> None:
+    theirs = other_org.make_connection("theirs")
+    path = f"{syncs_path(bucket)}/list"
+    for identifier in ("no-such-connection", "theirs", theirs["connection_id"], "conn_nope"):
+        body = api.ok("POST", path, json={"connection_id": identifier})
+        assert (body["results"], body["total"]) == ([], 0), identifier
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [

@@ -41,7 +41,7 @@ async def list_syncs(
     bucket_id = scope.bucket_id
     rows, total = service.list_syncs(
         scope.database,
-        bucket_id=bucket_id,
+        scope=scope,
         page=page,
         connection_id=filters.connection_id,
         status=filters.status,
