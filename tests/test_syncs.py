@@ -348,6 +348,45 @@ def test_the_older_extensions_form_is_stored_as_include_patterns(
     assert "extensions" not in stored
 
 
+def test_the_vendors_regex_patterns_example_is_accepted_and_stored(
+    api: Api, bucket: Record, connection: Record
+) -> None:
+    example = {"max_size_bytes": 10485760, "patterns": [".*-processed\\.jpg$"]}  # verbatim
+    created = create(api, bucket, connection, file_filters=example).json()
+
+    stored = api.ok("GET", api.sync_path(created))["file_filters"]
+    assert {key: stored[key] for key in example} == example
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("[a-z", "not a regular expression"),
+        ("(a+)+$", "repeat inside a repeat"),
+        ("(a|aa)*b", "alternation inside a repeat"),
+        ("(a)\\1", "backreferences"),
+        (".*.*x", "unbounded repeats"),
+        ("x" * 257, "at most 256"),
+    ],
+    ids=["bad-syntax", "nested", "alternation", "backreference", "two-stars", "long"],
+)
+def test_a_regex_pattern_that_is_bad_or_may_be_slow_is_refused_naming_the_item(
+    api: Api, bucket: Record, connection: Record, pattern: str, why: str
+) -> None:
+    response = create(api, bucket, connection, file_filters={"patterns": ["ok$", pattern]})
+
+    assert_validation_error(response, "body", "file_filters", "patterns", "1")
+    (problem,) = response.json()["error"]["details"]["validation_errors"]
+    assert why in problem["message"]
+    assert list_ids(api, bucket) == []
+
+
+def test_regex_patterns_are_bounded_in_number(api: Api, bucket: Record, connection: Record) -> None:
+    response = create(api, bucket, connection, file_filters={"patterns": ["a$"] * 11})
+
+    assert_validation_error(response, "body", "file_filters", "patterns")
+
+
 @pytest.mark.parametrize("key", ["suffixes", "extension", "include", "max_files"])
 def test_any_other_file_filters_key_is_refused(
     api: Api, bucket: Record, connection: Record, key: str

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -27,6 +28,8 @@ from app.limits import (
     MAX_PATH_LENGTH,
     MAX_PATTERNS,
     MAX_REFERENCES,
+    MAX_REGEX_LENGTH,
+    MAX_REGEX_PATTERNS,
 )
 from app.schemas import (
     INT64_MAX,
@@ -42,6 +45,7 @@ from app.schemas import (
     drop_impossible_defaults,
     parse_status,
 )
+from app.syncs.regexes import check_pattern
 
 MAX_DESCRIPTION_LENGTH = 500
 MAX_METADATA_KEYS = 50
@@ -58,6 +62,10 @@ Patterns = Annotated[list[PathText], Field(max_length=MAX_PATTERNS)]
 MimeTypes = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
 Extensions = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
 References = Annotated[list[Name], Field(max_length=MAX_REFERENCES)]
+Regex = Annotated[
+    str, Field(strict=True, max_length=MAX_REGEX_LENGTH), AfterValidator(check_pattern)
+]
+Regexes = Annotated[list[Regex], Field(max_length=MAX_REGEX_PATTERNS)]
 
 
 class SyncMode(StrEnum):
@@ -106,10 +114,18 @@ MetadataFilters = Annotated[list[MetadataFilter], Field(max_length=MAX_METADATA_
 
 
 class FileFilters(RequestModel):
-    """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``."""
+    """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``;
+    ``patterns`` the older API's regular expressions, kept and applied as such."""
 
     include_patterns: Patterns | None = None
     exclude_patterns: Patterns | None = None
+    patterns: Regexes | None = Field(
+        default=None,
+        description="Regular expressions (Python syntax), each searched for (re.search) in the"
+        " file's path below source_path; a file is taken when one of them is found. At most"
+        f" {MAX_REGEX_PATTERNS} of {MAX_REGEX_LENGTH} characters, with a bounded worst case"
+        " (README, Limits).",
+    )
     min_size_bytes: NonNegativeInt | None = None
     max_size_bytes: NonNegativeInt | None = None
     modified_after: UtcDatetime | None = None
