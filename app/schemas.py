@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app import identifiers
 from app.jsonutil import dump_json
 from app.limits import MAX_JSON_DEPTH, MAX_NAME_LENGTH, MAX_OBJECT_KEYS, MAX_VALUE_BYTES
 
@@ -102,6 +103,45 @@ JsonObject = Annotated[
 Name = Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)]
 # A list's ``max_length`` (``Field(max_length=...)``) is checked before its items are: a long
 # list of bad items costs one ``too_long`` error, not one per item.
+
+
+# The prefixes of D10's identifiers, each followed by "_".
+ID_PREFIXES = tuple(
+    f"{prefix}_"
+    for prefix in (
+        identifiers.ORGANIZATION,
+        identifiers.USER,
+        identifiers.API_KEY,
+        identifiers.NAMESPACE,
+        identifiers.BUCKET,
+        identifiers.CONNECTION,
+        identifiers.SYNC,
+        identifiers.SYNC_JOB,
+        identifiers.DEAD_LETTER,
+        identifiers.OBJECT,
+    )
+)
+
+
+def check_resource_name(value: str) -> str:
+    """A name a route can reach: routes take an id or a name (D10), so a name that looks like an
+    id (``bkt_...``) could never be reached by name and could answer for another record; a path
+    segment can carry neither ``/`` (the path is decoded before it is routed) nor be ``.`` or
+    ``..`` (clients resolve those away). Anything else, spaces included, is reachable
+    percent-encoded."""
+    if value.startswith(ID_PREFIXES):
+        prefix = value.split("_", 1)[0]
+        raise PydanticCustomError(
+            "name_like_id",
+            f"A name may not start with {prefix + '_'!r}: that is how identifiers start, and"
+            " routes take an id or a name",
+        )
+    if "/" in value or value in (".", ".."):
+        raise PydanticCustomError(
+            "name_not_routable",
+            "A name may not contain '/' or be '.' or '..': it could not be used in a URL path",
+        )
+    return value
 
 
 def _as_utc(value: datetime) -> datetime:

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from app.limits import MAX_UNIQUE_KEY_FIELDS
 from app.schemas import (
@@ -18,9 +18,12 @@ from app.schemas import (
     ResponseModel,
     TaskStatusEnum,
     check_json_value,
+    check_resource_name,
 )
 
-BucketName = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+BucketName = Annotated[
+    str, Field(strict=True, min_length=1, max_length=255), AfterValidator(check_resource_name)
+]
 
 
 class BucketSchemaFieldType(StrEnum):

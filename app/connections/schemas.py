@@ -14,10 +14,13 @@ from app.schemas import (
     RequestModel,
     ResponseModel,
     TaskStatusEnum,
+    check_resource_name,
     parse_status,
 )
 
-ConnectionName = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+ConnectionName = Annotated[
+    str, Field(strict=True, min_length=1, max_length=100), AfterValidator(check_resource_name)
+]
 
 
 class StorageProvider(StrEnum):

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool
 
 from app.limits import (
     MAX_FEATURE_EXTRACTORS,
@@ -21,9 +21,12 @@ from app.schemas import (
     RequestModel,
     ResponseModel,
     check_json_value,
+    check_resource_name,
 )
 
-NamespaceName = Annotated[str, Field(strict=True, min_length=3, max_length=64)]
+NamespaceName = Annotated[
+    str, Field(strict=True, min_length=3, max_length=64), AfterValidator(check_resource_name)
+]
 
 
 class FeatureExtractor(RequestModel):
