@@ -104,3 +104,24 @@ def test_a_list_body_with_too_many_keys_is_refused_cheaply(
         assert response.status_code in (413, 422), (path, response.text[:200])
         assert len(response.content) < 4096
         assert elapsed < 1.0, (path, elapsed)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/buckets", "/v1/namespaces", "/v1/organizations/connections", "/v1/health"],
+)
+def test_unknown_query_parameters_are_refused_on_the_other_routes(api: Api, path: str) -> None:
+    response = api.get(path, params={"pagesize": 5})
+
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["error"]["details"]["validation_errors"]
+    assert problem["location"] == ["query", "pagesize"]
+
+
+def test_the_bucket_list_body_has_the_query_bounds(api: Api) -> None:
+    for index in range(3):
+        api.make_bucket(f"b{index}")
+    body = api.ok("POST", "/v1/buckets/list", json={"limit": 1000, "offset": 1})
+    assert len(body["results"]) == 2
+    for bad in ({"limit": 1001}, {"offset": 10_001}, {"limit": 0}):
+        assert api.post("/v1/buckets/list", json=bad).status_code == 422, bad

@@ -716,6 +716,62 @@ def test_following_next_page_walks_every_sync_once(
     assert seen == five
 
 
+@pytest.mark.parametrize("offset", [1, 3])
+def test_an_offset_off_a_page_boundary_is_followed_from_the_real_offset_both_ways(
+    api: Api, bucket: Record, five: list[str], offset: int
+) -> None:
+    path = f"{syncs_path(bucket)}/list"
+    first = api.ok("POST", path, params={"limit": 2, "offset": offset})
+    seen = [record["sync_config_id"] for record in first["results"]]
+    body = first
+    while body["pagination"]["next_page"] is not None:
+        body = api.ok("POST", body["pagination"]["next_page"])
+        seen += [record["sync_config_id"] for record in body["results"]]
+    assert seen == five[offset:]  # no row repeated, none skipped
+
+    before = api.ok("POST", first["pagination"]["previous_page"])
+    expected = five[max(offset - 2, 0) : offset]
+    assert [record["sync_config_id"] for record in before["results"]][: len(expected)] == expected
+    assert first["pagination"]["page"] == offset // 2 + 1
+
+
+def test_past_the_end_the_previous_page_is_the_last_that_holds_rows(
+    api: Api, bucket: Record, five: list[str]
+) -> None:
+    path = f"{syncs_path(bucket)}/list"
+    body = api.ok("POST", path, params={"limit": 2, "offset": 9})
+
+    assert body["results"] == []
+    last = api.ok("POST", body["pagination"]["previous_page"])
+    assert [record["sync_config_id"] for record in last["results"]] == five[4:]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/list"),
+        ("GET", "/{sync}"),
+        ("PATCH", "/{sync}"),
+        ("POST", "/{sync}/pause"),
+        ("POST", "/{sync}/jobs"),
+        ("POST", "/{sync}/dlq"),
+        ("GET", "/{sync}/metrics"),
+    ],
+)
+def test_an_unknown_query_parameter_is_refused_on_every_route(
+    api: Api, bucket: Record, connection: Record, method: str, path: str
+) -> None:
+    sync = api.make_sync(bucket, connection)
+    url = syncs_path(bucket) + path.format(sync=sync["sync_config_id"])
+    body = {"batch_size": 9} if method == "PATCH" else None
+
+    response = api.request(method, url, params={"limt": "5"}, json=body)
+
+    assert_validation_error(response, "query", "limt")
+    assert api.request(method, url, params={"namespace": "default"}, json=body).status_code == 200
+    assert api.ok("GET", api.sync_path(sync))["batch_size"] == (9 if method == "PATCH" else 50)
+
+
 def test_an_offset_past_the_end_lists_nothing(api: Api, bucket: Record, five: list[str]) -> None:
     body = api.ok("POST", f"{syncs_path(bucket)}/list", params={"offset": 10})
 

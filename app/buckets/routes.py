@@ -15,10 +15,11 @@ from app.buckets.schemas import (
 )
 from app.dependencies import NamespaceScope
 from app.pagination import Page, PageDep, checked_page
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import InNamespace
 
-router = APIRouter(prefix="/v1/buckets", tags=["Buckets"])
+router = APIRouter(prefix="/v1/buckets", tags=["Buckets"], route_class=StrictQueryRoute)
 
 BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or name.")]
 

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from app.limits import MAX_UNIQUE_KEY_FIELDS
+from app.pagination import MAX_OFFSET, MAX_PAGE_SIZE
 from app.schemas import (
     FREEFORM_BOUNDS,
     JsonObject,
@@ -108,8 +109,10 @@ class ListBucketsRequest(ListRequestModel):
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None
     sort: JsonObject | None = None
-    limit: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
-    offset: Annotated[int, Field(strict=True, ge=0, le=10000)] | None = None
+    # The query's bounds (app/pagination.py); the reference's body limit is at most 100, the
+    # SDK's at most 1000, as the query's is.
+    limit: Annotated[int, Field(strict=True, ge=1, le=MAX_PAGE_SIZE)] | None = None
+    offset: Annotated[int, Field(strict=True, ge=0, le=MAX_OFFSET)] | None = None
 
 
 class BucketResponse(ResponseModel):
