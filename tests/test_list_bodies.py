@@ -125,3 +125,62 @@ def test_the_bucket_list_body_has_the_query_bounds(api: Api) -> None:
     assert len(body["results"]) == 2
     for bad in ({"limit": 1001}, {"offset": 10_001}, {"limit": 0}):
         assert api.post("/v1/buckets/list", json=bad).status_code == 422, bad
+
+
+@pytest.fixture
+def buckets(api: Api) -> list[Record]:
+    """Three buckets, oldest first."""
+    return [api.make_bucket(name) for name in ("beta", "Alpha", "gamma")]
+
+
+def names_of(body: Record) -> list[str]:
+    return [bucket["bucket_name"] for bucket in body["results"]]
+
+
+@pytest.mark.parametrize(
+    ("request_body", "expected"),
+    [
+        ({"filters": {"bucket_name": "alpha"}}, ["Alpha"]),
+        ({"filters": {"bucket_name": "alpha"}, "case_sensitive": True}, []),
+        ({"sort": {"field": "bucket_name", "direction": "asc"}}, ["Alpha", "beta", "gamma"]),
+        ({"sort": {"field": "bucket_name", "direction": "desc"}}, ["gamma", "beta", "Alpha"]),
+        ({"sort": {"field": "created_at"}}, ["beta", "Alpha", "gamma"]),
+        (
+            {"sorts": [{"field": "bucket_name"}], "sort": {"field": "created_at"}},
+            ["Alpha", "beta", "gamma"],
+        ),
+        ({"page": 2, "page_size": 2, "sort": {"field": "created_at"}}, ["gamma"]),
+    ],
+)
+def test_bucket_list_filters_and_sort_are_applied(
+    api: Api, buckets: list[Record], request_body: Record, expected: list[str]
+) -> None:
+    assert names_of(api.ok("POST", "/v1/buckets/list", json=request_body)) == expected
+
+
+def test_a_bucket_filter_by_id(api: Api, buckets: list[Record]) -> None:
+    body = api.ok(
+        "POST", "/v1/buckets/list", json={"filters": {"bucket_id": buckets[2]["bucket_id"]}}
+    )
+    assert names_of(body) == ["gamma"]
+
+
+@pytest.mark.parametrize(
+    "request_body",
+    [
+        {"filters": {"description": "x"}},
+        {"filters": {"bucket_name": {"$regex": "^a"}}},
+        {"sort": {"field": "object_count"}},
+        {"sort": {"field": "bucket_name", "direction": "up"}},
+        {"sort": {"field": "bucket_name", "nulls": "last"}},
+        {"sorts": [{"field": "size"}]},
+    ],
+)
+def test_bucket_list_filters_and_sort_it_cannot_apply_are_a_422(
+    api: Api, buckets: list[Record], request_body: Record
+) -> None:
+    response = api.post("/v1/buckets/list", json=request_body)
+
+    assert response.status_code == 422, response.text
+    (problem, *_) = response.json()["error"]["details"]["validation_errors"]
+    assert problem["location"][:2] == ["body", next(iter(request_body))]

@@ -104,11 +104,42 @@ class BucketCreateRequest(BucketOptions):
     metadata: JsonObject | None = None
 
 
+class BucketFilterField(StrEnum):
+    BUCKET_ID = "bucket_id"
+    BUCKET_NAME = "bucket_name"
+
+
+class BucketSortField(StrEnum):
+    BUCKET_NAME = "bucket_name"
+    BUCKET_ID = "bucket_id"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+class BucketSort(RequestModel):
+    """One sort key; anything else in it is a 422, never ignored."""
+
+    field: BucketSortField
+    direction: Literal["asc", "desc"] = "asc"
+
+
 class ListBucketsRequest(ListRequestModel):
+    """The vendor's list request: applied, or a 422 for what is not supported; never ignored."""
+
     search: Name | None = None
     case_sensitive: StrictBool = False
-    filters: JsonObject | None = None
-    sort: JsonObject | None = None
+    filters: dict[BucketFilterField, Name] | None = Field(
+        default=None,
+        max_length=len(BucketFilterField),
+        description="Equality on bucket_id or bucket_name (the SDK's documented fields), ANDed;"
+        " text compared ignoring case unless case_sensitive. Any other field is a 422.",
+    )
+    sort: BucketSort | None = None
+    sorts: Annotated[list[BucketSort], Field(max_length=len(BucketSortField))] | None = Field(
+        default=None, description="Sort keys in order; take precedence over sort."
+    )
+    page: Annotated[int, Field(strict=True, ge=1, le=MAX_OFFSET + 1)] | None = None
+    page_size: Annotated[int, Field(strict=True, ge=1, le=MAX_PAGE_SIZE)] | None = None
     # The query's bounds (app/pagination.py); the reference's body limit is at most 100, the
     # SDK's at most 1000, as the query's is.
     limit: Annotated[int, Field(strict=True, ge=1, le=MAX_PAGE_SIZE)] | None = None
