@@ -6,10 +6,11 @@ from fastapi import APIRouter
 
 from app.dependencies import DatabaseDep
 from app.errors import ServiceUnavailableError
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse
 from app.schemas import ResponseModel
 
-router = APIRouter(tags=["Health"])
+router = APIRouter(tags=["Health"], route_class=StrictQueryRoute)
 
 
 class HealthServiceStatus(ResponseModel):

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ApiError, api_error_response, validation_error
 from app.middleware import PARSED_BODY, principal_of
+from app.query_params import check_query
 from app.scopes import in_bucket
 from app.syncs import routes
 from app.syncs.schemas import SyncUpdateRequest
@@ -58,6 +59,8 @@ class SyncHotPath:
     async def _handle(
         self, scope: Scope, receive: Receive, bucket_identifier: str, sync_config_id: str
     ) -> Response:
+        # Both routes declare no query parameter: only ``namespace`` (app/query_params.py).
+        check_query(scope.get("query_string", b""), frozenset())
         bucket = in_bucket(
             scope["app"].state.database,
             principal_of(scope),

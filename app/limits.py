@@ -38,6 +38,14 @@ MAX_PATTERNS = 100
 # A pattern or a source path: S3 keys are at most 1024 bytes; the bucket name comes on top.
 MAX_PATH_LENGTH = 2048
 MAX_METADATA_FILTERS = 50
+# The regular expressions of ``file_filters.patterns`` (app/syncs/regexes.py): each is applied to
+# every listed file, and a backtracking match costs up to a few milliseconds on a hostile key,
+# so there are fewer of them than of globs, each shorter, with a bounded worst case.
+MAX_REGEX_PATTERNS = 10
+MAX_REGEX_LENGTH = 256
+# The bounded repeats of one such pattern (``?`` counts 2, ``{1,4}`` counts 4) multiply to at
+# most this.
+MAX_BOUNDED_SPAN = 4
 # Identifiers and names a request refers to (collection ids, field names, extractor names).
 MAX_NAME_LENGTH = 255
 MAX_REFERENCES = 100

@@ -24,20 +24,36 @@ class Page:
     limit: int
 
     def describe(self, total: int, path: str) -> Pagination:
-        """The pagination block for a slice of ``total`` rows, with links relative to ``path``."""
+        """The pagination block for a slice of ``total`` rows, with links relative to ``path``.
+
+        ``page`` is the number of the page the window starts in, of ``limit`` rows each. The
+        links name exactly the windows before and after this one, continuing from the real
+        offset: as ``page``/``page_size`` when the window starts on a page boundary, else as
+        ``offset``/``limit``; so following ``next_page`` never repeats or skips a row. Past the
+        end the page is empty, ``next_page`` null, and ``previous_page`` the last window that
+        holds rows.
+        """
         page = self.offset // self.limit + 1
         total_pages = -(-total // self.limit)
 
-        def link(number: int) -> str:
-            return f"{path}?{urlencode({'page': number, 'page_size': self.limit})}"
+        def link(offset: int) -> str:
+            if offset % self.limit == 0:
+                query = {"page": offset // self.limit + 1, "page_size": self.limit}
+            else:
+                query = {"offset": offset, "limit": self.limit}
+            return f"{path}?{urlencode(query)}"
 
+        previous = None
+        if self.offset > 0:
+            last_start = (total - 1) // self.limit * self.limit if total else 0
+            previous = link(min(max(self.offset - self.limit, 0), last_start))
         return Pagination(
             total=total,
             page=page,
             page_size=self.limit,
             total_pages=total_pages,
-            next_page=link(page + 1) if self.offset + self.limit < total else None,
-            previous_page=link(page - 1) if page > 1 else None,
+            next_page=link(self.offset + self.limit) if self.offset + self.limit < total else None,
+            previous_page=previous,
             next_cursor=None,
         )
 

@@ -19,6 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app import identifiers
 from app.jsonutil import dump_json
 from app.limits import MAX_JSON_DEPTH, MAX_NAME_LENGTH, MAX_OBJECT_KEYS, MAX_VALUE_BYTES
 
@@ -104,6 +105,45 @@ Name = Annotated[str, Field(strict=True, max_length=MAX_NAME_LENGTH)]
 # list of bad items costs one ``too_long`` error, not one per item.
 
 
+# The prefixes of D10's identifiers, each followed by "_".
+ID_PREFIXES = tuple(
+    f"{prefix}_"
+    for prefix in (
+        identifiers.ORGANIZATION,
+        identifiers.USER,
+        identifiers.API_KEY,
+        identifiers.NAMESPACE,
+        identifiers.BUCKET,
+        identifiers.CONNECTION,
+        identifiers.SYNC,
+        identifiers.SYNC_JOB,
+        identifiers.DEAD_LETTER,
+        identifiers.OBJECT,
+    )
+)
+
+
+def check_resource_name(value: str) -> str:
+    """A name a route can reach: routes take an id or a name (D10), so a name that looks like an
+    id (``bkt_...``) could never be reached by name and could answer for another record; a path
+    segment can carry neither ``/`` (the path is decoded before it is routed) nor be ``.`` or
+    ``..`` (clients resolve those away). Anything else, spaces included, is reachable
+    percent-encoded."""
+    if value.startswith(ID_PREFIXES):
+        prefix = value.split("_", 1)[0]
+        raise PydanticCustomError(
+            "name_like_id",
+            f"A name may not start with {prefix + '_'!r}: that is how identifiers start, and"
+            " routes take an id or a name",
+        )
+    if "/" in value or value in (".", ".."):
+        raise PydanticCustomError(
+            "name_not_routable",
+            "A name may not contain '/' or be '.' or '..': it could not be used in a URL path",
+        )
+    return value
+
+
 def _as_utc(value: datetime) -> datetime:
     """Naive datetimes are read as UTC (CONTRACT.md D3); aware ones are converted to UTC."""
     if value.tzinfo is None:
@@ -133,6 +173,14 @@ class TaskStatusEnum(StrEnum):
     QUEUED = "QUEUED"
     INTERRUPTED = "INTERRUPTED"
     DEACTIVATED = "DEACTIVATED"
+
+
+def parse_status(value: Any) -> Any:
+    """Status input is case-insensitive, and ``paused`` means SUSPENDED (D5)."""
+    if isinstance(value, str):
+        value = value.upper()
+        return TaskStatusEnum.SUSPENDED.value if value == "PAUSED" else value
+    return value
 
 
 def _allows_null(schema: dict[str, Any]) -> bool:
@@ -165,6 +213,19 @@ class RequestModel(BaseModel):
                 {"count": len(data), "max_keys": MAX_OBJECT_KEYS},
             )
         return data
+
+
+class ListRequestModel(RequestModel):
+    """A list's body: keys it does not define are ignored, not refused.
+
+    The vendor's list schemas do not forbid other keys, and its own documented examples send
+    one (``"description": "Find active syncs only"``); a contract-testing target must accept
+    what the real service documents. A typo in a filter therefore lists unfiltered, as it would
+    against the vendor. Creates and PATCH keep D4's strictness. The key bound stays: a body of
+    more than ``MAX_OBJECT_KEYS`` keys is still a 422, decided before any key is looked at.
+    """
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra=drop_impossible_defaults)
 
 
 class ResponseModel(BaseModel):

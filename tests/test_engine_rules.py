@@ -130,6 +130,26 @@ def files(store: Store) -> Store:
             {"raw/take1.mp4"},
             id="patterns-and-sizes-anded",
         ),
+        pytest.param(
+            {"patterns": [r"\.mp4$"]},
+            {"clip.mp4", "raw/take1.mp4", "raw/deep/take2.mp4"},
+            id="regex-is-searched-for-case-sensitively",
+        ),
+        pytest.param(
+            {"patterns": [r"(?i)^clip\d*\.mp4$", r"^raw/deep/"]},
+            {"clip.mp4", "CLIP2.MP4", "raw/deep/take2.mp4", "raw/deep/readme.txt"},
+            id="regexes-any-one-found-in-the-path-below-source-path",
+        ),
+        pytest.param(
+            {"patterns": ["raw"]},
+            {"raw/take1.mp4", "raw/deep/take2.mp4", "raw/deep/readme.txt", "docs/raw/manual.pdf"},
+            id="regex-search-not-full-match",
+        ),
+        pytest.param(
+            {"patterns": [r".*2\.mp4$"], "include_patterns": ["raw/**"]},
+            {"raw/deep/take2.mp4"},
+            id="regexes-and-globs-anded",
+        ),
     ],
 )
 def test_file_filters_on_what_the_listing_shows(

@@ -348,6 +348,45 @@ def test_the_older_extensions_form_is_stored_as_include_patterns(
     assert "extensions" not in stored
 
 
+def test_the_vendors_regex_patterns_example_is_accepted_and_stored(
+    api: Api, bucket: Record, connection: Record
+) -> None:
+    example = {"max_size_bytes": 10485760, "patterns": [".*-processed\\.jpg$"]}  # verbatim
+    created = create(api, bucket, connection, file_filters=example).json()
+
+    stored = api.ok("GET", api.sync_path(created))["file_filters"]
+    assert {key: stored[key] for key in example} == example
+
+
+@pytest.mark.parametrize(
+    ("pattern", "why"),
+    [
+        ("[a-z", "not a regular expression"),
+        ("(a+)+$", "repeat inside a repeat"),
+        ("(a|aa)*b", "alternation inside a repeat"),
+        ("(a)\\1", "backreferences"),
+        (".*.*x", "unbounded repeats"),
+        ("x" * 257, "at most 256"),
+    ],
+    ids=["bad-syntax", "nested", "alternation", "backreference", "two-stars", "long"],
+)
+def test_a_regex_pattern_that_is_bad_or_may_be_slow_is_refused_naming_the_item(
+    api: Api, bucket: Record, connection: Record, pattern: str, why: str
+) -> None:
+    response = create(api, bucket, connection, file_filters={"patterns": ["ok$", pattern]})
+
+    assert_validation_error(response, "body", "file_filters", "patterns", "1")
+    (problem,) = response.json()["error"]["details"]["validation_errors"]
+    assert why in problem["message"]
+    assert list_ids(api, bucket) == []
+
+
+def test_regex_patterns_are_bounded_in_number(api: Api, bucket: Record, connection: Record) -> None:
+    response = create(api, bucket, connection, file_filters={"patterns": ["a$"] * 11})
+
+    assert_validation_error(response, "body", "file_filters", "patterns")
+
+
 @pytest.mark.parametrize("key", ["suffixes", "extension", "include", "max_files"])
 def test_any_other_file_filters_key_is_refused(
     api: Api, bucket: Record, connection: Record, key: str
@@ -544,6 +583,28 @@ def test_listed_records_are_the_records_get_shows(
     assert listed == [api.ok("GET", api.sync_path(record)) for record in listed]
 
 
+@pytest.mark.parametrize("by", ["name", "connection_id"])
+def test_the_connection_filter_takes_a_name_as_create_does(
+    api: Api, bucket: Record, fleet: dict[str, Record], by: str
+) -> None:
+    backup = fleet["backup"]
+    body = api.ok("POST", f"{syncs_path(bucket)}/list", json={"connection_id": backup[by]})
+
+    assert [record["sync_config_id"] for record in body["results"]] == fleet_ids(
+        fleet, ["s4", "s3"]
+    )
+
+
+def test_a_connection_filter_naming_what_is_not_yours_lists_nothing(
+    api: Api, other_org: Api, bucket: Record, fleet: dict[str, Record]
+) -> None:
+    theirs = other_org.make_connection("theirs")
+    path = f"{syncs_path(bucket)}/list"
+    for identifier in ("no-such-connection", "theirs", theirs["connection_id"], "conn_nope"):
+        body = api.ok("POST", path, json={"connection_id": identifier})
+        assert (body["results"], body["total"]) == ([], 0), identifier
+
+
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
@@ -577,11 +638,15 @@ def test_list_filters_are_anded(
     assert body["total"] == len(expected)
 
 
-def test_an_unknown_list_filter_is_refused(api: Api, bucket: Record) -> None:
-    # A typo must not silently list everything.
-    response = api.post(f"{syncs_path(bucket)}/list", json={"connection": "conn_x"})
+def test_an_unknown_list_key_is_ignored_as_the_vendor_does(
+    api: Api, bucket: Record, connection: Record
+) -> None:
+    # The vendor's list schemas do not forbid other keys, and its examples send "description"
+    # (README, "List bodies"); a key that is defined is still checked.
+    sync = api.make_sync(bucket, connection)
+    body = api.ok("POST", f"{syncs_path(bucket)}/list", json={"connection": "conn_x"})
 
-    assert_validation_error(response, "body", "connection")
+    assert [record["sync_config_id"] for record in body["results"]] == [sync["sync_config_id"]]
 
 
 @pytest.fixture
@@ -649,6 +714,62 @@ def test_following_next_page_walks_every_sync_once(
         body = api.ok("POST", body["pagination"]["next_page"])
 
     assert seen == five
+
+
+@pytest.mark.parametrize("offset", [1, 3])
+def test_an_offset_off_a_page_boundary_is_followed_from_the_real_offset_both_ways(
+    api: Api, bucket: Record, five: list[str], offset: int
+) -> None:
+    path = f"{syncs_path(bucket)}/list"
+    first = api.ok("POST", path, params={"limit": 2, "offset": offset})
+    seen = [record["sync_config_id"] for record in first["results"]]
+    body = first
+    while body["pagination"]["next_page"] is not None:
+        body = api.ok("POST", body["pagination"]["next_page"])
+        seen += [record["sync_config_id"] for record in body["results"]]
+    assert seen == five[offset:]  # no row repeated, none skipped
+
+    before = api.ok("POST", first["pagination"]["previous_page"])
+    expected = five[max(offset - 2, 0) : offset]
+    assert [record["sync_config_id"] for record in before["results"]][: len(expected)] == expected
+    assert first["pagination"]["page"] == offset // 2 + 1
+
+
+def test_past_the_end_the_previous_page_is_the_last_that_holds_rows(
+    api: Api, bucket: Record, five: list[str]
+) -> None:
+    path = f"{syncs_path(bucket)}/list"
+    body = api.ok("POST", path, params={"limit": 2, "offset": 9})
+
+    assert body["results"] == []
+    last = api.ok("POST", body["pagination"]["previous_page"])
+    assert [record["sync_config_id"] for record in last["results"]] == five[4:]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/list"),
+        ("GET", "/{sync}"),
+        ("PATCH", "/{sync}"),
+        ("POST", "/{sync}/pause"),
+        ("POST", "/{sync}/jobs"),
+        ("POST", "/{sync}/dlq"),
+        ("GET", "/{sync}/metrics"),
+    ],
+)
+def test_an_unknown_query_parameter_is_refused_on_every_route(
+    api: Api, bucket: Record, connection: Record, method: str, path: str
+) -> None:
+    sync = api.make_sync(bucket, connection)
+    url = syncs_path(bucket) + path.format(sync=sync["sync_config_id"])
+    body = {"batch_size": 9} if method == "PATCH" else None
+
+    response = api.request(method, url, params={"limt": "5"}, json=body)
+
+    assert_validation_error(response, "query", "limt")
+    assert api.request(method, url, params={"namespace": "default"}, json=body).status_code == 200
+    assert api.ok("GET", api.sync_path(sync))["batch_size"] == (9 if method == "PATCH" else 50)
 
 
 def test_an_offset_past_the_end_lists_nothing(api: Api, bucket: Record, five: list[str]) -> None:
@@ -748,3 +869,17 @@ def test_a_sync_is_not_found_under_another_bucket(
         api.request(method, api.sync_path(never), **kwargs), "sync_neverexisted"
     )
     assert api.ok("GET", api.sync_path(sync)) == sync
+
+
+@pytest.mark.parametrize(
+    ("former", "meant"), [("one_time", "initial_only"), ("scheduled", "continuous")]
+)
+def test_the_older_sync_modes_are_refused_with_the_value_meant(
+    api: Api, bucket: Record, connection: Record, former: str, meant: str
+) -> None:
+    response = create(api, bucket, connection, sync_mode=former)
+
+    assert_validation_error(response, "body", "sync_mode")
+    (problem,) = response.json()["error"]["details"]["validation_errors"]
+    assert f"{former!r} is the older API's name: send {meant!r} instead" in problem["message"]
+    assert list_ids(api, bucket) == []

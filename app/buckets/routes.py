@@ -15,10 +15,11 @@ from app.buckets.schemas import (
 )
 from app.dependencies import NamespaceScope
 from app.pagination import Page, PageDep, checked_page
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import InNamespace
 
-router = APIRouter(prefix="/v1/buckets", tags=["Buckets"])
+router = APIRouter(prefix="/v1/buckets", tags=["Buckets"], route_class=StrictQueryRoute)
 
 BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or name.")]
 
@@ -42,6 +43,11 @@ async def _list(scope: InNamespace, page: Page, request: ListBucketsRequest) -> 
         page=page,
         search=request.search,
         case_sensitive=request.case_sensitive,
+        filters={field.value: value for field, value in (request.filters or {}).items()},
+        sorts=[
+            (sort.field.value, sort.direction)
+            for sort in (request.sorts or ([request.sort] if request.sort else []))
+        ],
     )
     return await page_response(
         ListBucketsResponse(
@@ -64,12 +70,20 @@ async def list_buckets(
     request: Annotated[ListBucketsRequest | None, Body()] = None,
 ) -> PageResponse:
     request = request or ListBucketsRequest()
-    # The reference API takes limit/offset in the body too; there they win over the query.
-    if request.limit is not None or request.offset is not None:
+    # The reference API takes limit/offset in the body too (the SDK also page/page_size: limit
+    # wins over page_size, offset over page); there they win over the query.
+    limit = request.limit or request.page_size
+    offset = request.offset
+    if offset is None and request.page is not None:
+        offset = (request.page - 1) * (limit or page.limit)
+    if limit is not None or offset is not None:
         page = checked_page(
-            offset=page.offset if request.offset is None else request.offset,
-            limit=page.limit if request.limit is None else request.limit,
-            source=("body", "offset"),
+            offset=page.offset if offset is None else offset,
+            limit=page.limit if limit is None else limit,
+            source=(
+                "body",
+                "offset" if request.offset is not None or request.page is None else "page",
+            ),
         )
     return await _list(scope, page, request)
 

@@ -4,22 +4,27 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool, StrictStr
 
 from app.limits import MAX_UNIQUE_KEY_FIELDS
+from app.pagination import MAX_OFFSET, MAX_PAGE_SIZE
 from app.schemas import (
     FREEFORM_BOUNDS,
     JsonObject,
     JsonValue,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
     ResponseModel,
     TaskStatusEnum,
     check_json_value,
+    check_resource_name,
 )
 
-BucketName = Annotated[str, Field(strict=True, min_length=1, max_length=255)]
+BucketName = Annotated[
+    str, Field(strict=True, min_length=1, max_length=255), AfterValidator(check_resource_name)
+]
 
 
 class BucketSchemaFieldType(StrEnum):
@@ -99,13 +104,46 @@ class BucketCreateRequest(BucketOptions):
     metadata: JsonObject | None = None
 
 
-class ListBucketsRequest(RequestModel):
+class BucketFilterField(StrEnum):
+    BUCKET_ID = "bucket_id"
+    BUCKET_NAME = "bucket_name"
+
+
+class BucketSortField(StrEnum):
+    BUCKET_NAME = "bucket_name"
+    BUCKET_ID = "bucket_id"
+    CREATED_AT = "created_at"
+    UPDATED_AT = "updated_at"
+
+
+class BucketSort(RequestModel):
+    """One sort key; anything else in it is a 422, never ignored."""
+
+    field: BucketSortField
+    direction: Literal["asc", "desc"] = "asc"
+
+
+class ListBucketsRequest(ListRequestModel):
+    """The vendor's list request: applied, or a 422 for what is not supported; never ignored."""
+
     search: Name | None = None
     case_sensitive: StrictBool = False
-    filters: JsonObject | None = None
-    sort: JsonObject | None = None
-    limit: Annotated[int, Field(strict=True, ge=1, le=100)] | None = None
-    offset: Annotated[int, Field(strict=True, ge=0, le=10000)] | None = None
+    filters: dict[BucketFilterField, Name] | None = Field(
+        default=None,
+        max_length=len(BucketFilterField),
+        description="Equality on bucket_id or bucket_name (the SDK's documented fields), ANDed;"
+        " text compared ignoring case unless case_sensitive. Any other field is a 422.",
+    )
+    sort: BucketSort | None = None
+    sorts: Annotated[list[BucketSort], Field(max_length=len(BucketSortField))] | None = Field(
+        default=None, description="Sort keys in order; take precedence over sort."
+    )
+    page: Annotated[int, Field(strict=True, ge=1, le=MAX_OFFSET + 1)] | None = None
+    page_size: Annotated[int, Field(strict=True, ge=1, le=MAX_PAGE_SIZE)] | None = None
+    # The query's bounds (app/pagination.py); the reference's body limit is at most 100, the
+    # SDK's at most 1000, as the query's is.
+    limit: Annotated[int, Field(strict=True, ge=1, le=MAX_PAGE_SIZE)] | None = None
+    offset: Annotated[int, Field(strict=True, ge=0, le=MAX_OFFSET)] | None = None
 
 
 class BucketResponse(ResponseModel):

@@ -99,21 +99,35 @@ def create_bucket(
 
 
 def list_buckets(
-    db: Database, *, namespace_id: str, page: Page, search: str | None, case_sensitive: bool
+    db: Database,
+    *,
+    namespace_id: str,
+    page: Page,
+    search: str | None,
+    case_sensitive: bool,
+    filters: dict[str, str] | None = None,
+    sorts: list[tuple[str, str]] | None = None,
 ) -> tuple[PageRows, int]:
+    """The namespace's buckets: ``filters`` is equality on ``bucket_id``/``bucket_name``
+    (validated by the request model), ``sorts`` (column, asc|desc) pairs from code's enum;
+    ties (and no sort) newest first."""
     where = "namespace_id = ?"
     params: list[Any] = [namespace_id]
     if search:
         clause, clause_params = name_contains("bucket_name", search, case_sensitive=case_sensitive)
         where += " AND " + clause
         params += clause_params
+    for column, value in (filters or {}).items():
+        where += f" AND {column} = ?" if case_sensitive else f" AND lower({column}) = lower(?)"
+        params.append(value)
+    order = [f"{column} {direction.upper()}" for column, direction in sorts or ()]
     return fetch_page(
         db,
         table="buckets",
         key="bucket_id",
         where=where,
         params=params,
-        order_by="created_at DESC, bucket_id",
+        order_by=", ".join([*order, "created_at DESC, bucket_id"]),
         page=page,
     )
 

@@ -15,10 +15,15 @@ from app.connections.schemas import (
 from app.dependencies import CallerDep, ProbesDep
 from app.errors import BadRequestError
 from app.pagination import Page, PageDep
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import Caller
 
-router = APIRouter(prefix="/v1/organizations/connections", tags=["Storage Connections"])
+router = APIRouter(
+    prefix="/v1/organizations/connections",
+    tags=["Storage Connections"],
+    route_class=StrictQueryRoute,
+)
 
 ConnectionIdentifier = Annotated[str, Path(description="The connection's id (conn_...) or name.")]
 

@@ -5,11 +5,22 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, StrictBool, StrictStr
+from pydantic import AfterValidator, Field, StrictBool, StrictStr, field_validator
 
-from app.schemas import JsonObject, Pagination, RequestModel, ResponseModel, TaskStatusEnum
+from app.schemas import (
+    JsonObject,
+    ListRequestModel,
+    Pagination,
+    RequestModel,
+    ResponseModel,
+    TaskStatusEnum,
+    check_resource_name,
+    parse_status,
+)
 
-ConnectionName = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+ConnectionName = Annotated[
+    str, Field(strict=True, min_length=1, max_length=100), AfterValidator(check_resource_name)
+]
 
 
 class StorageProvider(StrEnum):
@@ -134,10 +145,13 @@ class StorageConnectionCreateRequest(RequestModel):
     test_before_save: StrictBool = True
 
 
-class ListStorageConnectionsRequest(RequestModel):
+class ListStorageConnectionsRequest(ListRequestModel):
     provider_type: StorageProvider | None = None
     status: TaskStatusEnum | None = None
     is_active: StrictBool | None = None
+
+    # The vendor's own example filters on "failed": read case-insensitively, as a sync's is.
+    _parse_status = field_validator("status", mode="before")(parse_status)
 
 
 class StorageConnectionModel(ResponseModel):

@@ -65,6 +65,18 @@ def resolve_connection(db: Database, *, internal_id: str, identifier: str) -> Ro
     return row
 
 
+def connection_id_of(db: Database, *, internal_id: str, identifier: str) -> str | None:
+    """The id of the organization's connection with this id or name, or None: for a filter,
+    where what is not the caller's matches nothing rather than answering 404 (D9)."""
+    connection_id: str | None = db.scalar(
+        "SELECT connection_id FROM storage_connections"
+        " WHERE internal_id = ? AND (connection_id = ? OR name = ?)"
+        " ORDER BY connection_id = ? DESC LIMIT 1",
+        (internal_id, identifier, identifier, identifier),
+    )
+    return connection_id
+
+
 def create_connection(
     db: Database, *, internal_id: str, user_id: str, fields: dict[str, Any]
 ) -> bytes:

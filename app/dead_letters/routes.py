@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from app.dependencies import BucketScope
 from app.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page, page_parameters
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 
 from . import service
@@ -19,7 +20,9 @@ from .schemas import (
 )
 
 router = APIRouter(
-    prefix="/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq", tags=["Bucket Syncs"]
+    prefix="/v1/buckets/{bucket_id}/syncs/{sync_config_id}/dlq",
+    tags=["Bucket Syncs"],
+    route_class=StrictQueryRoute,
 )
 
 SyncConfigId = Annotated[str, Path(description="The sync configuration's id (sync_...).")]

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, StrictBool
 
 from app.limits import MAX_ERROR_TYPES
-from app.schemas import Name, RequestModel, ResponseModel, UtcDatetime
+from app.schemas import ListRequestModel, Name, RequestModel, ResponseModel, UtcDatetime
 
 ERROR_TYPES_DESCRIPTION = (
     "Error types to match: an entry's error_type (download_failed, validation_error) or the"
@@ -29,7 +29,7 @@ ErrorTypes = Annotated[
 MARKED_PERMANENTLY_FAILED = "marked_permanently_failed"
 
 
-class ListDLQRequest(RequestModel):
+class ListDLQRequest(ListRequestModel):
     """Filters for listing a sync's dead letters, ANDed; absent ones do not filter."""
 
     only_max_retries: StrictBool = Field(

@@ -1,4 +1,4 @@
-"""Which source files a sync takes: its ``file_filters`` (CONTRACT.md D22), all ANDed.
+r"""Which source files a sync takes: its ``file_filters`` (CONTRACT.md D22), all ANDed.
 
 Decided in two steps, because a listing says less than a read does:
 
@@ -11,6 +11,12 @@ Decided in two steps, because a listing says less than a read does:
 
 Patterns are globs: one without ``/`` matches the file name, one with ``/`` the path below the
 sync's ``source_path``; ``*`` and ``?`` stay within a path segment, ``**`` crosses segments.
+
+``patterns`` (the older API's "regex patterns for filename matching") are Python regular
+expressions, each searched for (``re.search``, not a full match: the vendor's example
+``.*-processed\.jpg$`` anchors itself) in the path below ``source_path``; a file is taken when
+one is found. Each is compiled once (``file_regex``); create refused any whose worst case is not
+bounded (app/syncs/regexes.py). Like the globs, they are ANDed with the other filters.
 """
 
 import mimetypes
@@ -65,6 +71,20 @@ def glob_matches(pattern: str, relative_path: str) -> bool:
         return glob_regex(pattern).match(subject) is not None
     except re.error:  # a malformed character class matches nothing
         return False
+
+
+@lru_cache(maxsize=256)
+def file_regex(pattern: str) -> re.Pattern[str] | None:
+    """A ``patterns`` entry, compiled once; None (matches nothing) if it does not compile."""
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
+
+
+def regex_matches(pattern: str, relative_path: str) -> bool:
+    regex = file_regex(pattern)
+    return regex is not None and regex.search(relative_path) is not None
 
 
 def guessed_mime_type(name: str) -> str | None:
@@ -135,6 +155,7 @@ class FileFilter:
 
     include_patterns: tuple[str, ...] = ()
     exclude_patterns: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
     min_size_bytes: int | None = None
     max_size_bytes: int | None = None
     modified_after: datetime | None = None
@@ -156,6 +177,7 @@ class FileFilter:
         return cls(
             include_patterns=tuple(file_filters.get("include_patterns") or ()),
             exclude_patterns=tuple(file_filters.get("exclude_patterns") or ()),
+            patterns=tuple(file_filters.get("patterns") or ()),
             min_size_bytes=file_filters.get("min_size_bytes"),
             max_size_bytes=file_filters.get("max_size_bytes"),
             modified_after=times("modified_after"),
@@ -175,6 +197,10 @@ class FileFilter:
         ):
             return False
         if any(glob_matches(pattern, relative_path) for pattern in self.exclude_patterns):
+            return False
+        if self.patterns and not any(
+            regex_matches(pattern, relative_path) for pattern in self.patterns
+        ):
             return False
         if self.min_size_bytes is not None and size < self.min_size_bytes:
             return False

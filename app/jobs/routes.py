@@ -7,12 +7,17 @@ from fastapi import APIRouter, Body, Path
 from app.clock import utc_now
 from app.dependencies import BucketScope
 from app.pagination import PageDep
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 
 from . import service
 from .schemas import ListSyncJobsRequest, SyncJobListResponse, SyncJobModel, SyncMetricsResponse
 
-router = APIRouter(prefix="/v1/buckets/{bucket_id}/syncs/{sync_config_id}", tags=["Bucket Syncs"])
+router = APIRouter(
+    prefix="/v1/buckets/{bucket_id}/syncs/{sync_config_id}",
+    tags=["Bucket Syncs"],
+    route_class=StrictQueryRoute,
+)
 
 SyncConfigId = Annotated[str, Path(description="The sync configuration's id (sync_...).")]
 SyncJobId = Annotated[str, Path(description="The sync job's id (job_...).")]

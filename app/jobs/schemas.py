@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
-from app.schemas import Pagination, RequestModel, ResponseModel, UtcDatetime
+from app.schemas import ListRequestModel, Pagination, ResponseModel, UtcDatetime
 
 MAX_JOB_ERROR_LENGTH = 1000
 
@@ -38,7 +38,7 @@ def _lowercase(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
-class ListSyncJobsRequest(RequestModel):
+class ListSyncJobsRequest(ListRequestModel):
     """Filters for listing a sync's jobs; an absent one does not filter."""
 
     status: SyncJobStatus | None = None

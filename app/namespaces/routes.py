@@ -15,10 +15,11 @@ from app.namespaces.schemas import (
     NamespaceModel,
 )
 from app.pagination import PageDep
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 from app.scopes import Caller
 
-router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"])
+router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"], route_class=StrictQueryRoute)
 
 NamespaceIdentifier = Annotated[str, Path(description="Either the namespace name or namespace ID")]
 

@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, StrictBool
 
 from app.limits import (
     MAX_FEATURE_EXTRACTORS,
@@ -15,14 +15,18 @@ from app.limits import (
 from app.schemas import (
     INT64_MAX,
     JsonObject,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
     ResponseModel,
     check_json_value,
+    check_resource_name,
 )
 
-NamespaceName = Annotated[str, Field(strict=True, min_length=3, max_length=64)]
+NamespaceName = Annotated[
+    str, Field(strict=True, min_length=3, max_length=64), AfterValidator(check_resource_name)
+]
 
 
 class FeatureExtractor(RequestModel):
@@ -92,7 +96,7 @@ class CreateNamespaceRequest(NamespaceOptions):
     auto_create_indexes: StrictBool | None = False
 
 
-class ListNamespacesRequest(RequestModel):
+class ListNamespacesRequest(ListRequestModel):
     search: Name | None = None
     case_sensitive: StrictBool = False
     filters: JsonObject | None = None

@@ -24,10 +24,15 @@ from app.objects.schemas import (
     selected,
 )
 from app.pagination import Page, PageDep
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse
 from app.scopes import InBucket
 
-router = APIRouter(prefix="/v1/buckets/{bucket_identifier}/objects", tags=["Bucket Objects"])
+router = APIRouter(
+    prefix="/v1/buckets/{bucket_identifier}/objects",
+    tags=["Bucket Objects"],
+    route_class=StrictQueryRoute,
+)
 
 ObjectIdentifier = Annotated[str, Path(description="The object's id (obj_...).")]
 MSG_NO_CURSORS = (

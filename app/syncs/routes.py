@@ -6,6 +6,7 @@ from fastapi import APIRouter, Body, Path, Query
 
 from app.dependencies import BucketScope, EngineDep
 from app.pagination import PageDep
+from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 from app.syncs import lifecycle, service
 from app.syncs.schemas import (
@@ -19,7 +20,9 @@ from app.syncs.schemas import (
     UnlockSyncResponse,
 )
 
-router = APIRouter(prefix="/v1/buckets/{bucket_id}/syncs", tags=["Bucket Syncs"])
+router = APIRouter(
+    prefix="/v1/buckets/{bucket_id}/syncs", tags=["Bucket Syncs"], route_class=StrictQueryRoute
+)
 
 SyncConfigId = Annotated[str, Path(description="The sync configuration's id (sync_...).")]
 
@@ -41,7 +44,7 @@ async def list_syncs(
     bucket_id = scope.bucket_id
     rows, total = service.list_syncs(
         scope.database,
-        bucket_id=bucket_id,
+        scope=scope,
         page=page,
         connection_id=filters.connection_id,
         status=filters.status,

@@ -8,6 +8,8 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -26,11 +28,14 @@ from app.limits import (
     MAX_PATH_LENGTH,
     MAX_PATTERNS,
     MAX_REFERENCES,
+    MAX_REGEX_LENGTH,
+    MAX_REGEX_PATTERNS,
 )
 from app.schemas import (
     INT64_MAX,
     JsonObject,
     JsonValue,
+    ListRequestModel,
     Name,
     Pagination,
     RequestModel,
@@ -38,7 +43,9 @@ from app.schemas import (
     TaskStatusEnum,
     UtcDatetime,
     drop_impossible_defaults,
+    parse_status,
 )
+from app.syncs.regexes import check_pattern
 
 MAX_DESCRIPTION_LENGTH = 500
 MAX_METADATA_KEYS = 50
@@ -55,6 +62,10 @@ Patterns = Annotated[list[PathText], Field(max_length=MAX_PATTERNS)]
 MimeTypes = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
 Extensions = Annotated[list[Name], Field(max_length=MAX_PATTERNS)]
 References = Annotated[list[Name], Field(max_length=MAX_REFERENCES)]
+Regex = Annotated[
+    str, Field(strict=True, max_length=MAX_REGEX_LENGTH), AfterValidator(check_pattern)
+]
+Regexes = Annotated[list[Regex], Field(max_length=MAX_REGEX_PATTERNS)]
 
 
 class SyncMode(StrEnum):
@@ -62,12 +73,23 @@ class SyncMode(StrEnum):
     CONTINUOUS = "continuous"
 
 
-def parse_status(value: Any) -> Any:
-    """Status input is case-insensitive, and ``paused`` means SUSPENDED (D5)."""
-    if isinstance(value, str):
-        value = value.upper()
-        return TaskStatusEnum.SUSPENDED.value if value == "PAUSED" else value
+# The vendor's older ``sync_mode`` values (its own examples still send them), and what they mean
+# here: still a 422 (D5), but one that says which value to send instead.
+FORMER_SYNC_MODES = {"one_time": SyncMode.INITIAL_ONLY, "scheduled": SyncMode.CONTINUOUS}
+
+
+def _former_sync_mode(value: Any) -> Any:
+    meant = FORMER_SYNC_MODES.get(value) if isinstance(value, str) else None
+    if meant is not None:
+        raise PydanticCustomError(
+            "enum",
+            f"sync_mode {value!r} is the older API's name: send {meant.value!r} instead"
+            " (the values are 'initial_only' and 'continuous')",
+        )
     return value
+
+
+SyncModeInput = Annotated[SyncMode, BeforeValidator(_former_sync_mode)]
 
 
 class MetadataFilterOperator(StrEnum):
@@ -92,10 +114,18 @@ MetadataFilters = Annotated[list[MetadataFilter], Field(max_length=MAX_METADATA_
 
 
 class FileFilters(RequestModel):
-    """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``."""
+    """Which files a sync takes. ``extensions`` is the older form of ``include_patterns``;
+    ``patterns`` the older API's regular expressions, kept and applied as such."""
 
     include_patterns: Patterns | None = None
     exclude_patterns: Patterns | None = None
+    patterns: Regexes | None = Field(
+        default=None,
+        description="Regular expressions (Python syntax), each searched for (re.search) in the"
+        " file's path below source_path; a file is taken when one of them is found. At most"
+        f" {MAX_REGEX_PATTERNS} of {MAX_REGEX_LENGTH} characters, with a bounded worst case"
+        " (README, Limits).",
+    )
     min_size_bytes: NonNegativeInt | None = None
     max_size_bytes: NonNegativeInt | None = None
     modified_after: UtcDatetime | None = None
@@ -185,7 +215,7 @@ class SyncCreateRequest(RequestModel):
 
     connection_id: Name
     source_path: PathText
-    sync_mode: SyncMode = SyncMode.CONTINUOUS
+    sync_mode: SyncModeInput = SyncMode.CONTINUOUS
     description: Description | None = None
     file_filters: FileFilters | None = None
     polling_interval_seconds: PollingInterval = 300
@@ -238,7 +268,7 @@ class SyncUpdateRequest(RequestModel):
         return self
 
 
-class ListSyncConfigurationsRequest(RequestModel):
+class ListSyncConfigurationsRequest(ListRequestModel):
     """Filters for listing syncs, ANDed; absent ones do not filter."""
 
     connection_id: Name | None = None

@@ -4,7 +4,7 @@ from typing import Any
 
 from app import identifiers
 from app.clock import next_update_time, utc_now
-from app.connections.service import resolve_connection
+from app.connections.service import connection_id_of, resolve_connection
 from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
 from app.pagination import Page, PageRows, fetch_page, where_equal
@@ -183,21 +183,31 @@ def schedule_after_change(
 def list_syncs(
     db: Database,
     *,
-    bucket_id: str,
+    scope: InBucket,
     page: Page,
     connection_id: str | None,
     status: str | None,
     is_active: bool | None,
 ) -> tuple[PageRows, int]:
-    """The bucket's syncs matching every given filter, newest first (D12)."""
+    """The bucket's syncs matching every given filter, newest first (D12).
+
+    ``connection_id`` is a connection's id or name, as on create. One that is not the
+    organization's (unknown, or another organization's) matches nothing: an empty list, the
+    same answer as for a connection of the caller's that no sync uses, so nothing is revealed
+    (D9)."""
     where, params = where_equal(
         {
-            "bucket_id": bucket_id,
-            "connection_id": connection_id,
+            "bucket_id": scope.bucket_id,
             "status": status,
             "is_active": is_active,
         }
     )
+    if connection_id is not None:
+        resolved = connection_id_of(
+            db, internal_id=scope.principal.internal_id, identifier=connection_id
+        )
+        where += " AND connection_id = ?" if resolved is not None else " AND 0"
+        params += [resolved] if resolved is not None else []
     return fetch_page(
         db,
         table=TABLE,
