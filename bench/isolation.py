@@ -19,7 +19,8 @@ One run, on this machine:
      about 1 s at a time, with 50 ms gaps;
    - ``bom-body``: PATCHes whose body starts with a UTF-8 byte-order mark;
 3. prints p50 and p99 of each, and PASS/FAIL against p99 < 50 ms (for the PATCH under
-   ``held-lock``: p99 under the lock's hold plus 50 ms, answered 200 or 503).
+   ``held-lock``: p99 under the lock's hold plus one retry step plus 50 ms, answered 200 or
+   503).
 
 A PATCH under ``held-lock`` must wait for the other process's lock (or be answered 503 after
 the server's lock wait): no server can write while another holds the lock, so that row measures
@@ -57,6 +58,7 @@ TARGET_P99_MS = 50.0
 # another process holds SQLite's lock, so a PATCH then passes when its wait is bounded by the
 # hold (plus the target) and it is answered 200 or 503, never 500.
 LOCK_HOLD_S = 1.0
+LOCK_RETRY_STEP_MS = 50.0
 PATCH_BODY = b'{"batch_size": 25, "description": "isolation"}'
 # The largest page (MAX_PAGE_SIZE in app/pagination.py), all of the largest records.
 LARGE_RECORDS = 1000
@@ -87,6 +89,9 @@ def running_server(binary: Path, workdir: Path, api_key: str) -> Iterator[tuple[
         **os.environ,
         "MIXPEEK_MOCK_API_KEY": api_key,
         "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback",
+        # The seeded syncs point at nothing: with the scheduler on, the engine would run (and
+        # fail) all 1000 of them during the measurement. This benchmark is about requests.
+        "MIXPEEK_MOCK_SCHEDULER": "off",
     }
     log = (workdir / "server.log").open("ab")
     process = subprocess.Popen(
@@ -380,7 +385,9 @@ def report(name: str, samples: Samples) -> list[tuple[str, bool]]:
         p50, p99 = percentile(values, 0.50), percentile(values, 0.99)
         statuses = " ".join(f"{s}x{n}" for s, n in sorted(samples.statuses[what].items()))
         if name == "held-lock" and what == "patch":
-            target = LOCK_HOLD_S * 1000 + TARGET_P99_MS
+            # The guard retries a busy write every 5 to 50 ms (app/middleware.py), so a PATCH
+            # ends up to one retry step after the hold ends.
+            target = LOCK_HOLD_S * 1000 + LOCK_RETRY_STEP_MS + TARGET_P99_MS
             passed = p99 < target and set(samples.statuses[what]) <= {200, 503}
             verdict = f"{'PASS' if passed else 'FAIL'} (< {target:g}: waits for the lock)"
         else:

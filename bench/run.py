@@ -366,6 +366,9 @@ def server_launch(binary: Path, workdir: Path, api_key: str) -> Launch:
             **os.environ,
             "MIXPEEK_MOCK_API_KEY": api_key,
             "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback",
+            # The seeded syncs point at nothing: with the scheduler on, the engine would run
+            # (and fail) them all during the measurement. This benchmark is about requests.
+            "MIXPEEK_MOCK_SCHEDULER": "off",
         },
     )
 
