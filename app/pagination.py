@@ -58,22 +58,28 @@ class Page:
         )
 
 
-async def page_parameters(
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
-    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
-    page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET + 1)] = None,
-    page_size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
-    include_total: Annotated[bool, Query()] = True,
-) -> Page:
-    """``limit``/``offset`` or ``page``/``page_size``; ``limit`` wins over ``page_size``.
+def page_query(default_page_size: int = DEFAULT_PAGE_SIZE) -> Any:
+    """The D12 query parameters of a list, as a dependency: ``limit``/``offset`` or
+    ``page``/``page_size`` (``limit`` wins over ``page_size``), ``default_page_size`` rows when
+    neither size is given.
 
     Totals are always counted (integers, never null), so ``include_total`` is accepted and has
     no further effect.
     """
-    size = limit or page_size or DEFAULT_PAGE_SIZE
-    if page is None:
-        return Page(offset=offset or 0, limit=size)
-    return checked_page(offset=(page - 1) * size, limit=size, source=("query", "page"))
+
+    async def page_parameters(
+        limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
+        offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
+        page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET + 1)] = None,
+        page_size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
+        include_total: Annotated[bool, Query()] = True,
+    ) -> Page:
+        size = limit or page_size or default_page_size
+        if page is None:
+            return Page(offset=offset or 0, limit=size)
+        return checked_page(offset=(page - 1) * size, limit=size, source=("query", "page"))
+
+    return page_parameters
 
 
 def checked_page(*, offset: int, limit: int, source: tuple[str, str]) -> Page:
@@ -93,7 +99,7 @@ def checked_page(*, offset: int, limit: int, source: tuple[str, str]) -> Page:
     return Page(offset=offset, limit=limit)
 
 
-PageDep = Annotated[Page, Depends(page_parameters)]
+PageDep = Annotated[Page, Depends(page_query())]
 
 
 # A page's rows are read this many at a time as it is sent: ~1.6 MB of the largest records, a

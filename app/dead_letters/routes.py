@@ -2,10 +2,10 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path
 
 from app.dependencies import BucketScope
-from app.pagination import MAX_OFFSET, MAX_PAGE_SIZE, Page, page_parameters
+from app.pagination import Page, page_query
 from app.query_params import StrictQueryRoute
 from app.responses import ModelResponse, PageResponse, page_response
 
@@ -33,28 +33,11 @@ SyncConfigId = Annotated[str, Path(description="The sync configuration's id (syn
 DLQ_DEFAULT_PAGE_SIZE = 100
 
 
-async def dlq_page(
-    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
-    offset: Annotated[int | None, Query(ge=0, le=MAX_OFFSET)] = None,
-    page: Annotated[int | None, Query(ge=1, le=MAX_OFFSET + 1)] = None,
-    page_size: Annotated[int | None, Query(ge=1, le=MAX_PAGE_SIZE)] = None,
-    include_total: Annotated[bool, Query()] = True,
-) -> Page:
-    """D12's query parameters, with ``DLQ_DEFAULT_PAGE_SIZE`` entries when none is asked."""
-    return await page_parameters(
-        limit=limit or page_size or DLQ_DEFAULT_PAGE_SIZE,
-        offset=offset,
-        page=page,
-        page_size=None,
-        include_total=include_total,
-    )
-
-
 @router.post("", response_model=DLQListResponse, summary="List Dlq Entries")
 async def list_dlq_entries(
     sync_config_id: SyncConfigId,
     scope: BucketScope,
-    page: Annotated[Page, Depends(dlq_page)],
+    page: Annotated[Page, Depends(page_query(DLQ_DEFAULT_PAGE_SIZE))],
     request: Annotated[ListDLQRequest | None, Body()] = None,
 ) -> PageResponse:
     """The sync's dead letters, most recently failed first (resolved ones included)."""
