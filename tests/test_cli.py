@@ -22,7 +22,8 @@ pytestmark = pytest.mark.e2e
 KEY_PATTERN = re.compile(r"sk_[A-Za-z0-9_-]+")
 SUPPLIED_KEY = "sk_supplied_by_the_operator_0123456789"
 # Nothing of the caller's environment leaks in: only what each test sets.
-CLEAN_ENV = {"PATH": os.defpath}
+# No other setting, but storage on this machine only: a test's server reaches nothing else.
+CLEAN_ENV = {"PATH": os.defpath, "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback"}
 
 
 class CliServer(ServerProcess):

@@ -75,7 +75,7 @@ WELL_FORMED: dict[StorageProvider, dict[str, Any]] = {
             "access_key_id": secret("tid"),
             "secret_access_key": secret("tsecret"),
         },
-        "endpoint_url": f"https://tid:{secret('pw')}@fly.storage.tigris.dev",
+        "endpoint_url": f"https://tid:{secret('pw')}@127.0.0.1:9443",
     },
     StorageProvider.POSTGRESQL: {
         "credentials": {
