@@ -41,6 +41,12 @@ TABLES = {
     "sync_jobs",
     "sync_dead_letters",
     "bucket_objects",
+    "admin_tokens",
+    "mock_clock",
+    "id_sequences",
+    "idempotency_records",
+    "snapshots",
+    "snapshot_rows",
 }
 
 

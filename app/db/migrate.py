@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 # The newest revision in migrations/versions. A test checks that it matches Alembic's head, so
 # a new migration cannot be added without updating it.
-SCHEMA_REVISION = "0003_sync_config"
+SCHEMA_REVISION = "0004_test_kit"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent.parent
 

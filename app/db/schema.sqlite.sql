@@ -247,4 +247,52 @@ CREATE INDEX ix_sync_config_next_sync_at ON sync_config (next_sync_at);
 
 CREATE INDEX ix_sync_config_bucket_id_created_at ON sync_config (bucket_id, created_at);
 
-INSERT INTO alembic_version (version_num) VALUES ('0003_sync_config');
+CREATE TABLE admin_tokens (
+	token_hash VARCHAR NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (token_hash)
+);
+
+CREATE TABLE id_sequences (
+	prefix VARCHAR NOT NULL,
+	last_value BIGINT NOT NULL,
+	PRIMARY KEY (prefix)
+);
+
+CREATE TABLE idempotency_records (
+	internal_id VARCHAR NOT NULL,
+	route VARCHAR NOT NULL,
+	idempotency_key VARCHAR NOT NULL,
+	body_hash VARCHAR NOT NULL,
+	status_code INTEGER NOT NULL,
+	response JSON NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (internal_id, route, idempotency_key)
+);
+
+CREATE INDEX ix_idempotency_records_created_at ON idempotency_records (created_at);
+
+CREATE TABLE mock_clock (
+	clock_id INTEGER NOT NULL,
+	offset_us BIGINT NOT NULL,
+	frozen_at DATETIME,
+	updated_at DATETIME NOT NULL,
+	PRIMARY KEY (clock_id)
+);
+
+CREATE TABLE snapshots (
+	name VARCHAR NOT NULL,
+	created_at DATETIME NOT NULL,
+	PRIMARY KEY (name)
+);
+
+CREATE TABLE snapshot_rows (
+	snapshot_name VARCHAR NOT NULL,
+	table_name VARCHAR NOT NULL,
+	position INTEGER NOT NULL,
+	data JSON NOT NULL,
+	PRIMARY KEY (snapshot_name, table_name, position),
+	FOREIGN KEY(snapshot_name) REFERENCES snapshots (name) ON DELETE CASCADE
+);
+
+INSERT INTO alembic_version (version_num) VALUES ('0004_test_kit');

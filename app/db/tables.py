@@ -10,7 +10,7 @@ itself uses, so that the rows read back through these models unchanged.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -273,3 +273,78 @@ class BucketObject(SQLModel, table=True):
     source_last_modified: datetime | None = None
     created_at: datetime
     updated_at: datetime
+
+
+# The contract-testing kit's state (CONTRACT.md D28 to D33). It lives in the database, not in
+# a process, so that every instance on one database shares it and the engine process sees it.
+
+
+class AdminToken(SQLModel, table=True):
+    """A generated admin token of ``/_mock/`` (D28), kept only as its SHA-256."""
+
+    __tablename__ = "admin_tokens"
+
+    token_hash: str = Field(primary_key=True)
+    created_at: datetime
+
+
+class MockClock(SQLModel, table=True):
+    """The server's clock (D32): one row, absent while the clock runs in real time.
+
+    Frozen, it reads ``frozen_at``; running, real time plus ``offset_us`` microseconds.
+    """
+
+    __tablename__ = "mock_clock"
+
+    clock_id: int = Field(primary_key=True)
+    offset_us: int = Field(sa_type=BigInteger)
+    frozen_at: datetime | None = None
+    updated_at: datetime
+
+
+class IdSequence(SQLModel, table=True):
+    """The last number drawn for a prefix, while ``MIXPEEK_MOCK_ID_SEED`` makes ids (D32)."""
+
+    __tablename__ = "id_sequences"
+
+    prefix: str = Field(primary_key=True)
+    last_value: int = Field(sa_type=BigInteger)
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The first 200 answer of a create sent with an ``Idempotency-Key`` (D33)."""
+
+    __tablename__ = "idempotency_records"
+
+    internal_id: str = Field(primary_key=True)
+    route: str = Field(primary_key=True)
+    idempotency_key: str = Field(primary_key=True)
+    # SHA-256 of the request's JSON body, in a canonical form.
+    body_hash: str
+    status_code: int
+    response: Any = _json(nullable=False)
+    created_at: datetime = Field(index=True)
+
+
+class Snapshot(SQLModel, table=True):
+    """A named copy of the whole state (D29); its rows are in ``snapshot_rows``."""
+
+    __tablename__ = "snapshots"
+
+    name: str = Field(primary_key=True)
+    created_at: datetime
+
+
+class SnapshotRow(SQLModel, table=True):
+    """One row of one table as a snapshot saved it: column name to value, as JSON."""
+
+    __tablename__ = "snapshot_rows"
+
+    snapshot_name: str = Field(
+        sa_column=Column(
+            String, ForeignKey("snapshots.name", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    table_name: str = Field(primary_key=True)
+    position: int = Field(primary_key=True)
+    data: Any = _json(nullable=False)
