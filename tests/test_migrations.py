@@ -41,6 +41,8 @@ TABLES = {
     "sync_jobs",
     "sync_dead_letters",
     "bucket_objects",
+}
+TEST_KIT_TABLES = {
     "admin_tokens",
     "mock_clock",
     "id_sequences",
@@ -48,6 +50,7 @@ TABLES = {
     "snapshots",
     "snapshot_rows",
 }
+TABLES |= TEST_KIT_TABLES
 
 
 def _tables(path: Path) -> set[str]:
@@ -258,6 +261,9 @@ def test_a_database_with_syncs_jobs_and_dead_letters_keeps_them_through_0003_and
 
     original = _contents(path)
     assert original.pop("alembic_version") == [(SCHEMA_REVISION,)]
+    # The test kit's tables (0004) are empty here, and are not there at 0002.
+    for table in TEST_KIT_TABLES:
+        assert original.pop(table) == []
     assert len(original["sync_config"]) == len(original["bucket_objects"]) == 1
     assert len(original["sync_jobs"]) == len(original["sync_dead_letters"]) == 1
 
@@ -284,6 +290,9 @@ def test_a_database_with_syncs_jobs_and_dead_letters_keeps_them_through_0003_and
     command.upgrade(config, "head")
     at_head = _contents(path)
     assert at_head.pop("alembic_version") == [(SCHEMA_REVISION,)]
+    assert {table: at_head.pop(table) for table in TEST_KIT_TABLES} == dict.fromkeys(
+        TEST_KIT_TABLES, []
+    )
     assert at_head == original
     assert _references(path) == {"sync_jobs": {"sync_config"}, "sync_dead_letters": {"sync_config"}}
     assert {name for name in _indexes(path) if "sync_config" in name} == {
