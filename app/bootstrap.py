@@ -4,6 +4,7 @@ configured key."""
 from dataclasses import dataclass
 
 from app.accounts import service as accounts
+from app.admin.tokens import ensure_admin_token
 from app.db.database import Database, check_writable
 from app.db.migrate import upgrade_to_head
 from app.settings import Settings
@@ -17,6 +18,8 @@ class Bootstrap:
     created_organization: bool
     # A key generated now: shown once, then never again (D17). None when none was generated.
     generated_key: str | None
+    # An admin token generated now (D28), shown once like a key. None when none was generated.
+    generated_admin_token: str | None = None
 
 
 def prepare_database(
@@ -46,5 +49,10 @@ def bootstrap(database: Database, settings: Settings, *, issue_key: bool = True)
     elif created and issue_key:
         generated_key = accounts.create_key(database, organization)
     return Bootstrap(
-        organization=organization, created_organization=created, generated_key=generated_key
+        organization=organization,
+        created_organization=created,
+        generated_key=generated_key,
+        generated_admin_token=ensure_admin_token(database, settings.admin_token)
+        if issue_key
+        else None,
     )

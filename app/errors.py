@@ -94,6 +94,12 @@ class AlreadyExistsError(ApiError):
     status, type = 409, "AlreadyExistsError"
 
 
+class PreconditionFailedError(ApiError):
+    """An ``If-Match`` that no longer matches the record (D33)."""
+
+    status, type = 412, "PreconditionFailedError"
+
+
 class PayloadTooLargeError(ApiError):
     status, type = 413, "PayloadTooLargeError"
 
@@ -124,6 +130,7 @@ _ERROR_BY_STATUS: dict[int, type[ApiError]] = {
         NotFoundError,
         MethodNotAllowedError,
         AlreadyExistsError,
+        PreconditionFailedError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
         ValidationError,
@@ -136,6 +143,9 @@ _ERROR_BY_STATUS: dict[int, type[ApiError]] = {
 MSG_MISSING_KEY = "Missing API key: send 'Authorization: Bearer <key>'."
 MSG_MALFORMED_AUTH = "Malformed Authorization header: expected 'Bearer <key>'."
 MSG_INVALID_KEY = "Invalid or revoked API key."
+# (S105: these are messages about tokens, not tokens.)
+MSG_MISSING_ADMIN_TOKEN = "Missing admin token: send 'Authorization: Bearer <token>'."  # noqa: S105
+MSG_INVALID_ADMIN_TOKEN = "Invalid admin token (an API key does not open the admin API)."  # noqa: S105
 MSG_MISSING_NAMESPACE = "Missing namespace: send the 'X-Namespace' header (a namespace id or name)."
 MSG_EMPTY_UPDATE = "At least one field must be provided for the update."
 MSG_INTERNAL = "Internal server error. Quote the X-Request-ID header when reporting it."

@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from app import API_VERSION
+from app import API_VERSION, clock, identifiers
 from app import __doc__ as description
+from app.admin.routes import router as admin_router
+from app.admin.tokens import AdminTokens
 from app.buckets.routes import router as buckets_router
 from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
@@ -45,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Never wait for another process's lock on the event loop: the guard retries instead.
         database.wait_for_locks(0)
         app.state.database = database
+        # The deployment's clock and, with a seed, its id sequences (D32).
+        clock.load(database)
+        identifiers.use_seed(settings.id_seed, lambda: database)
         checkpointer = Checkpointer(settings.database_url)
         checkpointer.start()
         app.state.probes = ProbePool(
@@ -73,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.probes.close()
             await checkpointer.stop()
             database.close()
+            identifiers.use_seed(None, lambda: database)
+            clock.apply(clock.REAL_TIME)
 
     app = FastAPI(
         title="mixpeek-mock",
@@ -90,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # What a reset clears besides the database: the parts that keep state in memory add to it.
+    app.state.on_reset = []
     # Middleware added last runs first: the guard authenticates and checks the body, then the
     # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
@@ -98,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         lock_wait_seconds=settings.lock_wait_seconds,
         cors=CorsPolicy(settings.cors_origins),
+        admin_tokens=AdminTokens(settings.admin_token),
     )
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
@@ -110,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         objects_router,
         namespaces_router,
         connections_router,
+        admin_router,
         docs_router(),
     )
     app.state.api_routes = [

@@ -3,7 +3,8 @@
 0. a request from a browser page of another origin (an ``Origin`` header): its CORS preflight
    is answered here and now, since a browser sends no credentials with one; any other answer
    to it gets the CORS headers (app/cors.py). A request without ``Origin`` skips this;
-1. authentication (CONTRACT.md D7: before anything else, even whether the route exists);
+1. authentication (CONTRACT.md D7: before anything else, even whether the route exists): an
+   API key under ``/v1``, the admin token under ``/_mock/`` (D28);
 2. the body: at most ``max_body_bytes`` (413), received whole (a client that goes away before
    the last byte gets nothing processed), JSON when there is one (415), and UTF-8 JSON that can
    be stored and sent back as it came (see ``parse_json_body``). The guard is the only judge of
@@ -32,11 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import docs
 from app.accounts.service import Principal, PrincipalCache
+from app.admin.tokens import AdminTokens, is_admin_path
 from app.cors import CorsPolicy
 from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
 from app.errors import (
+    MSG_INVALID_ADMIN_TOKEN,
     MSG_INVALID_KEY,
     MSG_MALFORMED_AUTH,
+    MSG_MISSING_ADMIN_TOKEN,
     MSG_MISSING_KEY,
     ApiError,
     BadRequestError,
@@ -89,12 +93,14 @@ class RequestGuard:
         max_body_bytes: int,
         lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S,
         cors: CorsPolicy | None = None,
+        admin_tokens: AdminTokens | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.lock_wait_seconds = lock_wait_seconds
         self.cors = cors or CorsPolicy("")
         self.principals = PrincipalCache()
+        self.admin_tokens = admin_tokens or AdminTokens(None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -111,11 +117,15 @@ class RequestGuard:
             send = _without_body(send)
         body: bytes | None = None
         try:
-            if scope["path"] not in PUBLIC_PATHS:
+            path = scope["path"]
+            if path not in PUBLIC_PATHS:
                 database: Database = scope["app"].state.database
-                scope.setdefault("state", {})["principal"] = _authenticate(
-                    database, self.principals, headers
-                )
+                if is_admin_path(path):
+                    _authenticate_admin(database, self.admin_tokens, headers)
+                else:
+                    scope.setdefault("state", {})["principal"] = _authenticate(
+                        database, self.principals, headers
+                    )
             if scope["method"] in _BODY_METHODS:
                 body = await self._read_body(scope, headers, receive)
         except ApiError as exc:
@@ -253,6 +263,22 @@ def _authenticate(
     if principal is None:
         raise UnauthorizedError(MSG_INVALID_KEY)
     return principal
+
+
+def _authenticate_admin(
+    database: Database, tokens: AdminTokens, headers: dict[bytes, bytes]
+) -> None:
+    """The admin API (D28) opens to the admin token alone: an API key is refused like any
+    wrong token."""
+    raw = headers.get(b"authorization")
+    if raw is None or not raw.strip():
+        raise UnauthorizedError(MSG_MISSING_ADMIN_TOKEN)
+    scheme, _, token = raw.decode("latin-1").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise UnauthorizedError(MSG_MALFORMED_AUTH)
+    if not tokens.accepts(database, token):
+        raise UnauthorizedError(MSG_INVALID_ADMIN_TOKEN)
 
 
 def _too_large(limit: int) -> PayloadTooLargeError:

@@ -121,6 +121,24 @@ class Settings(BaseSettings):
         " X-Forwarded-Proto are believed; none by default",
     )
 
+    # The contract-testing kit (app/admin, CONTRACT.md D28 to D32).
+    admin_token: str | None = Field(
+        default=None,
+        description="the bearer token of the admin API under /_mock/ (unset: one is generated"
+        " at the first start, printed once and stored hashed); never printed or logged",
+    )
+    journal_size: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="requests to /v1 the journal keeps, newest first (0: no journal)",
+    )
+    id_seed: str | None = Field(
+        default=None,
+        description="makes generated ids repeatable: two fresh servers with the same seed answer"
+        " the same requests with the same ids (keys and tokens stay random)",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _expand_home(cls, value: str) -> str:
@@ -137,17 +155,22 @@ class Settings(BaseSettings):
     def _lower_log_level(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
-    @field_validator("api_key")
+    @field_validator("api_key", "admin_token")
     @classmethod
-    def _check_api_key(cls, value: str | None) -> str | None:
+    def _check_bearer_token(cls, value: str | None) -> str | None:
         if not value:
             return None  # MIXPEEK_MOCK_API_KEY="" means no key, as unset does
         if _KEY_FORBIDDEN.search(value):
             raise ValueError(
-                "the key contains a space or a control character, so no request could"
-                " send it in 'Authorization: Bearer <key>'"
+                "it contains a space or a control character, so no request could"
+                " send it in 'Authorization: Bearer <token>'"
             )
         return value
+
+    @field_validator("id_seed")
+    @classmethod
+    def _no_empty_seed(cls, value: str | None) -> str | None:
+        return value or None
 
     @field_validator("cors_origins")
     @classmethod

@@ -65,12 +65,18 @@ def welcome(result: Bootstrap, settings: Settings, port: int) -> list[str]:
     when pasted; on an existing one, where it is and how to make a key."""
     base = local_base_url(settings.host, port)
     listening = f"  listening on {base} (Ctrl-C to stop)"
+    admin = (
+        [f"  admin token of /_mock/ (shown once, keep it): {result.generated_admin_token}"]
+        if result.generated_admin_token
+        else []
+    )
     if not result.created_organization:
         path = os.path.abspath(sqlite_path(settings.database_url))
         return [
             f"mixpeek-mock: serving the existing database {path}",
             "  need a key? mixpeek-mock keys create"
             f" --database-url {_shell_word(settings.database_url)}",
+            *admin,
             listening,
         ]
     lines = [f"mixpeek-mock: created organization {result.organization.name!r}"]
@@ -84,6 +90,7 @@ def welcome(result: Bootstrap, settings: Settings, port: int) -> list[str]:
     lines += [
         "  namespace: default",
         f"  try: curl -H {authorization} -H 'X-Namespace: default' {base}/v1/buckets",
+        *admin,
         listening,
     ]
     return lines

@@ -24,6 +24,9 @@ from app.main import create_app
 from app.settings import Settings
 
 API_KEY = "sk_test_primary_key_0123456789abcdef"
+# The admin API's token (D28) on every server under test.
+ADMIN_TOKEN = "mma_test_admin_token_0123456789abcdef"
+ADMIN_HEADERS = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 # For every Settings() built in this process, and every process it starts with its environment.
 TEST_STORAGE_ENDPOINTS = "loopback"
 os.environ["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
@@ -38,6 +41,7 @@ def server_settings(database_url: str, **overrides: Any) -> Settings:
     return Settings(
         database_url=database_url,
         api_key=API_KEY,
+        admin_token=ADMIN_TOKEN,
         storage_endpoints=TEST_STORAGE_ENDPOINTS,
         storage_timeout_seconds=TEST_STORAGE_TIMEOUT_SECONDS,
         scheduler=False,

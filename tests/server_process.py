@@ -24,7 +24,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.conftest import API_KEY, TEST_STORAGE_ENDPOINTS, TEST_STORAGE_TIMEOUT_SECONDS
+from tests.conftest import (
+    ADMIN_TOKEN,
+    API_KEY,
+    TEST_STORAGE_ENDPOINTS,
+    TEST_STORAGE_TIMEOUT_SECONDS,
+)
 
 EXECUTABLE = str(Path(sys.executable).with_name("mixpeek-mock"))
 STARTUP_TIMEOUT_S = 20.0
@@ -61,6 +66,7 @@ class ServerProcess:
         env["MIXPEEK_MOCK_STORAGE_ENDPOINTS"] = TEST_STORAGE_ENDPOINTS
         env["MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS"] = str(TEST_STORAGE_TIMEOUT_SECONDS)
         env["MIXPEEK_MOCK_SCHEDULER"] = "off"
+        env.setdefault("MIXPEEK_MOCK_ADMIN_TOKEN", ADMIN_TOKEN)
         if self.api_key is not None:
             env["MIXPEEK_MOCK_API_KEY"] = self.api_key
         env.update(self.extra_env)

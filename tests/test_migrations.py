@@ -290,9 +290,7 @@ def test_a_database_with_syncs_jobs_and_dead_letters_keeps_them_through_0003_and
     command.upgrade(config, "head")
     at_head = _contents(path)
     assert at_head.pop("alembic_version") == [(SCHEMA_REVISION,)]
-    assert {table: at_head.pop(table) for table in TEST_KIT_TABLES} == dict.fromkeys(
-        TEST_KIT_TABLES, []
-    )
+    assert all(at_head.pop(table) == [] for table in TEST_KIT_TABLES)
     assert at_head == original
     assert _references(path) == {"sync_jobs": {"sync_config"}, "sync_dead_letters": {"sync_config"}}
     assert {name for name in _indexes(path) if "sync_config" in name} == {

@@ -24,6 +24,7 @@ The same idea maps to PostgreSQL's ``lock_timeout``.
 
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -68,6 +69,21 @@ def _typed(exc: sqlite3.Error) -> Exception:
     if code & 0xFF in _SQLITE_STORAGE_CODES:
         return DatabaseStorageError(str(exc))
     return exc
+
+
+# The database whose transaction this thread is inside, if any (``current_transaction``).
+_this_thread = threading.local()
+
+
+def current_transaction() -> "Database | None":
+    """The database whose ``transaction()`` this thread is running inside, or None.
+
+    What draws on the database in the middle of someone else's work (the seeded id sequence
+    of app/identifiers.py) must use that transaction's connection: another connection would
+    wait for the very lock this one holds.
+    """
+    database: Database | None = getattr(_this_thread, "database", None)
+    return database
 
 
 # A row as the services see it: column name to decoded value.
@@ -330,12 +346,16 @@ class Database:
         included (a full disk), the transaction is rolled back and the connection stays usable.
         """
         self.execute("BEGIN IMMEDIATE")
+        outer = getattr(_this_thread, "database", None)
+        _this_thread.database = self
         try:
             yield self
             self.execute("COMMIT")
         except BaseException:
             self._rollback()
             raise
+        finally:
+            _this_thread.database = outer
 
     def _rollback(self) -> None:
         # SQLite may already have rolled back by itself (after SQLITE_FULL or an I/O error).

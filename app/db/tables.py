@@ -341,9 +341,7 @@ class SnapshotRow(SQLModel, table=True):
     __tablename__ = "snapshot_rows"
 
     snapshot_name: str = Field(
-        sa_column=Column(
-            String, ForeignKey("snapshots.name", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(String, ForeignKey("snapshots.name", ondelete="CASCADE"), primary_key=True)
     )
     table_name: str = Field(primary_key=True)
     position: int = Field(primary_key=True)

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from app import clock, identifiers
 from app.clock import utc_now
 from app.db.database import Database
 from app.engine import leases, scheduler
@@ -51,6 +52,7 @@ class EngineConfig:
     default_concurrency: int
     max_runs: int
     log_level: str = "info"
+    id_seed: str | None = None
 
     @classmethod
     def from_settings(cls, settings: "Settings", *, worker_id: str) -> "EngineConfig":
@@ -64,6 +66,7 @@ class EngineConfig:
             default_concurrency=settings.sync_concurrency,
             max_runs=settings.engine_max_runs,
             log_level=settings.log_level,
+            id_seed=settings.id_seed,
         )
 
     def run_settings(self) -> RunSettings:
@@ -97,6 +100,7 @@ class Engine:
         self.active: dict[str, _Active] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
+        identifiers.use_seed(config.id_seed, lambda: self.db)
 
     def serve(self) -> None:
         last_schedule = 0.0
@@ -104,6 +108,8 @@ class Engine:
             self.wake.wait(TICK_SECONDS)
             self.wake.clear()
             try:
+                # The clock is the deployment's (D32): the admin API may have moved it.
+                clock.load(self.db)
                 self._collect_finished()
                 self._renew_leases()
                 if self.config.scheduler and time.monotonic() - last_schedule >= (
