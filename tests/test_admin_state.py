@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from app.db.database import Database, to_column
 from app.errors import MSG_INVALID_ADMIN_TOKEN, MSG_MISSING_ADMIN_TOKEN
 from tests.conftest import ADMIN_HEADERS, API_KEY, Api
 
@@ -179,3 +180,23 @@ def test_a_malformed_clock_change_is_a_422_and_changes_nothing(
     assert response.status_code == 422, response.text
     assert response.json()["error"]["type"] == "ValidationError"
     assert admin_ok(client, "GET", "/clock") == before
+
+
+def test_moving_the_clock_moves_live_leases_with_it(
+    api: Api, client: TestClient, database: Database
+) -> None:
+    """A lease keeps the real time it had left: an hour's jump is no abandoned run."""
+    sync = _populate(api)
+    admin_ok(client, "POST", "/clock", json={"freeze": True, "set": "2031-01-01T00:00:00Z"})
+    expires = datetime(2031, 1, 1, 0, 1, tzinfo=UTC)
+    with database.transaction():
+        database.execute(
+            "UPDATE sync_config SET locked_by_worker_id = ?, locked_at = ?, lock_expires_at = ?"
+            " WHERE sync_config_id = ?",
+            ("wrk_elsewhere", to_column(expires), to_column(expires), sync["sync_config_id"]),
+        )
+    admin_ok(client, "POST", "/clock", json={"advance_seconds": 3600})
+    admin_ok(client, "POST", "/clock", json={"set": "2031-01-01T00:30:00Z"})
+    record = api.ok("GET", api.sync_path(sync))
+    assert record["locked_by_worker_id"] == "wrk_elsewhere"
+    assert record["lock_expires_at"] == "2031-01-01T00:31:00Z"

@@ -20,6 +20,7 @@ from tests.server_process import EXECUTABLE, ServerProcess, free_port
 pytestmark = pytest.mark.e2e
 
 KEY_PATTERN = re.compile(r"sk_[A-Za-z0-9_-]+")
+ADMIN_TOKEN_PATTERN = re.compile(r"mma_[A-Za-z0-9_-]+")
 SUPPLIED_KEY = "sk_supplied_by_the_operator_0123456789"
 # Nothing of the caller's environment leaks in: only what each test sets.
 # No other setting, but storage on this machine only: a test's server reaches nothing else.
@@ -246,6 +247,41 @@ def test_first_start_prints_a_key_the_namespace_and_a_curl_line_once(tmp_path: P
         assert "curl" not in second_start
         with client(server, key) as http:
             assert http.get("/v1/buckets").status_code == 200
+
+
+def test_first_start_prints_an_admin_token_once_that_opens_the_admin_api_alone(
+    tmp_path: Path,
+) -> None:
+    server = CliServer(tmp_path / "mock.db")
+    with server:
+        first_start = server.log()
+        tokens = ADMIN_TOKEN_PATTERN.findall(first_start)
+        assert len(tokens) == 1, first_start
+        token = tokens[0]
+        key = KEY_PATTERN.findall(first_start)[0]
+        with client(server, token) as http:
+            assert http.get("/_mock/clock").status_code == 200
+            assert http.get("/v1/buckets").status_code == 401  # no API key
+        with client(server, key) as http:
+            assert http.get("/_mock/clock").status_code == 401  # an API key opens no admin API
+
+        server.restart()
+
+        second_start = server.log()[len(first_start) :]
+        assert ADMIN_TOKEN_PATTERN.search(second_start) is None, second_start
+        with client(server, token) as http:
+            assert http.get("/_mock/clock").status_code == 200
+
+
+def test_a_configured_admin_token_is_never_shown_and_none_is_generated(tmp_path: Path) -> None:
+    configured = "mma_configured_token_for_this_test"
+    server = CliServer(tmp_path / "mock.db", env={"MIXPEEK_MOCK_ADMIN_TOKEN": configured})
+    with server:
+        with client(server, configured) as http:
+            assert http.get("/_mock/clock").status_code == 200
+    log = server.log()
+    assert configured not in log
+    assert ADMIN_TOKEN_PATTERN.search(log) is None, log
 
 
 def test_a_supplied_key_is_never_shown_and_keeps_working_over_restarts(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ import time
 from types import FrameType
 from typing import TextIO
 
+from app import clock, identifiers
 from app.db.database import Database
 from app.engine import leases
 from app.engine.runner import Progress, Run
@@ -109,6 +110,9 @@ def run_sync_now(
 
     worker_id = config.worker_id
     db = Database.open(config.database_url)
+    # The deployment's clock and id sequences (D32), as the server's engine would use them.
+    clock.load(db)
+    identifiers.use_seed(config.id_seed, lambda: db)
     try:
         try:
             bucket_id, sync_config_id = find_sync(db, bucket=bucket, sync=sync, namespace=namespace)
