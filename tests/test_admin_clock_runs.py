@@ -76,7 +76,7 @@ def test_with_a_frozen_clock_a_sync_runs_again_only_when_an_advance_makes_it_due
     client = Client(server)
     frozen = client.admin("POST", "/clock", json={"freeze": True, "set": "2031-05-01T12:00:00Z"})
     assert frozen["frozen"] is True
-    sync, path = _make_sync(client, s3, polling_interval_seconds=600)
+    _, path = _make_sync(client, s3, polling_interval_seconds=600)
     # A new sync is due at once: the scheduler runs it on the frozen clock.
     first = _wait_idle(client, path, runs=1)
     assert first["next_sync_at"] == "2031-05-01T12:10:00Z"
@@ -125,6 +125,7 @@ def test_two_fresh_servers_with_one_seed_answer_the_same_ids(tmp_path: Path) -> 
     first, second = ids_of("one"), ids_of("two")
     assert first == second
     namespace_id, bucket_id, after_reset = first
-    assert namespace_id.startswith("ns_") and len(namespace_id) == len("ns_") + 16
+    assert namespace_id.startswith("ns_")
+    assert len(namespace_id) == len("ns_") + 16
     # A reset starts the sequences again, as a fresh server would.
     assert after_reset == bucket_id

@@ -276,9 +276,8 @@ def test_first_start_prints_an_admin_token_once_that_opens_the_admin_api_alone(
 def test_a_configured_admin_token_is_never_shown_and_none_is_generated(tmp_path: Path) -> None:
     configured = "mma_configured_token_for_this_test"
     server = CliServer(tmp_path / "mock.db", env={"MIXPEEK_MOCK_ADMIN_TOKEN": configured})
-    with server:
-        with client(server, configured) as http:
-            assert http.get("/_mock/clock").status_code == 200
+    with server, client(server, configured) as http:
+        assert http.get("/_mock/clock").status_code == 200
     log = server.log()
     assert configured not in log
     assert ADMIN_TOKEN_PATTERN.search(log) is None, log
