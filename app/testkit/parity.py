@@ -163,6 +163,8 @@ class UrllibTransport:
         except (OSError, HTTPException) as error:
             reason = getattr(error, "reason", None) or error
             raise ParityError(f"cannot reach {url}: {reason}") from None
+        except ValueError as error:  # a header http.client will not send (a control character)
+            raise ParityError(f"cannot send a request to {url}: {error}") from None
 
 
 def _answer(status: int, headers: Any, raw: bytes) -> Answer:
@@ -178,8 +180,8 @@ _UNSET: Any = object()
 
 
 class Client:
-    """Requests to one server with one key; ``auth`` and ``namespace`` may be left out or
-    replaced per request, since the checks are about exactly that."""
+    """Requests to one server with one key; the ``authorization`` and the ``namespace`` are
+    chosen per request (left out, or another), since several checks are about exactly that."""
 
     def __init__(self, base_url: str, api_key: str, transport: Transport) -> None:
         self.base_url = base_url
@@ -1009,9 +1011,13 @@ def run_parity(
             finally:
                 left = checks.scratch.delete_all()
     except KeyboardInterrupt:
+        if checks.results:
+            out.write(format_table(checks.results))
         print(f"mixpeek-mock: parity: interrupted; {_cleanup_line(left)}", file=err)
         return EXIT_INTERRUPTED
     except ParityError as exc:
+        if checks.results:  # what was checked before the server was lost
+            out.write(format_table(checks.results))
         raise ParityError(f"{exc}; {_cleanup_line(left)}") from None
     results = [*checks.results, cleanup_result(left)]
     out.write(format_table(results))
