@@ -497,3 +497,34 @@ def test_the_base_url_is_taken_with_or_without_v1(given: str, base: str) -> None
 def test_a_base_url_that_is_not_one_is_refused(given: str) -> None:
     with pytest.raises(ParityError):
         parity.normalize_base_url(given)
+
+
+def test_types_are_compared_strictly() -> None:
+    answer = Answer.of(
+        200,
+        {
+            "success": 1,
+            "sync_config_id": "sync_1",
+            "sync_job_id": "job_1",
+            "status": "running",
+            "full_sync": 0,
+        },
+    )
+
+    result = outcome(parity.trigger_facts("sync_1", answer))
+
+    assert result.outcome == "DIFF"
+    assert result.expected == "success: true; full_sync: false"
+    assert result.observed == "success: 1; full_sync: 0"
+
+
+def test_a_time_without_z_is_a_difference() -> None:
+    record = {"paused": True, "status": "SUSPENDED", "next_sync_at": None, "paused_by_user_id": "u"}
+    record["paused_at"] = "2026-01-01T00:00:00+00:00"
+
+    result = outcome(
+        parity.pause_facts({"created_by_user_id": "u"}, Answer.of(200, record), record)
+    )
+
+    assert result.expected == f"paused_at: {parity.A_TIME}"
+    assert result.observed == "paused_at: 2026-01-01T00:00:00+00:00"

@@ -52,6 +52,7 @@ PASSED: Final = "PASS"
 DIFFERENT: Final = "DIFF"
 SKIPPED: Final = "SKIP"
 AS_EXPECTED = "as expected"
+A_TIME = "an RFC 3339 UTC time ending in Z"
 
 ENVELOPE_KEYS = ["error", "status", "success"]
 ERROR_KEYS = ["code", "details", "message", "type"]
@@ -244,7 +245,7 @@ class CheckResult:
 
 def judge(name: str, summary: str, facts: list[Fact]) -> CheckResult:
     """PASS when every fact is as expected; else DIFF, showing only the facts that differ."""
-    differing = [(what, want, got) for what, want, got in facts if want != got]
+    differing = [(what, want, got) for what, want, got in facts if not same(want, got)]
     if not differing:
         return CheckResult(name, PASSED, summary, AS_EXPECTED)
     return CheckResult(
@@ -255,8 +256,17 @@ def judge(name: str, summary: str, facts: list[Fact]) -> CheckResult:
     )
 
 
+def same(one: Any, other: Any) -> bool:
+    """Equal as JSON, types included: ``true`` is not ``1``, nor ``300.0`` ``300`` (D5)."""
+    return _json(one) == _json(other)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _show(value: Any, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    text = value if isinstance(value, str) else _json(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -283,7 +293,8 @@ def _keys(value: Any) -> Any:
 
 
 def _timestamp(value: Any) -> datetime | None:
-    if not isinstance(value, str):
+    """An RFC 3339 time in UTC with the ``Z`` suffix (D3), else None."""
+    if not isinstance(value, str) or not value.endswith("Z"):
         return None
     try:
         moment = datetime.fromisoformat(value)
@@ -293,17 +304,18 @@ def _timestamp(value: Any) -> datetime | None:
 
 
 def _when(value: Any) -> str:
-    return "a timestamp" if _timestamp(value) is not None else _kind(value)
+    if _timestamp(value) is not None:
+        return A_TIME
+    return _show(value) if isinstance(value, str) else _kind(value)
 
 
 def changed_keys(before: Any, after: Any) -> list[str]:
     """The keys whose values differ between two records (present in one only included)."""
     before, after = _obj(before), _obj(after)
-    missing = object()
     return sorted(
         key
         for key in before.keys() | after.keys()
-        if before.get(key, missing) != after.get(key, missing)
+        if key not in before or key not in after or not same(before[key], after[key])
     )
 
 
@@ -373,13 +385,13 @@ def patch_facts(before: Any, answer: Answer, after: Any, sent: Mapping[str, Any]
     """D4: the fields sent, and only they and ``updated_at``, changed; the answer is the full
     record a later GET shows; ``updated_at`` moved forward, ``created_at`` did not move."""
     before, after = _obj(before), _obj(after)
-    should_change = {key for key, value in sent.items() if before.get(key) != value}
+    should_change = {key for key, value in sent.items() if not same(before.get(key), value)}
     old, new = _timestamp(before.get("updated_at")), _timestamp(after.get("updated_at"))
     return [
         ("HTTP status", 200, answer.status),
         *((f"{key} after", value, after.get(key)) for key, value in sent.items()),
         ("fields changed", sorted(should_change | {"updated_at"}), changed_keys(before, after)),
-        ("answer is the record a later GET shows", True, answer.body == after),
+        ("answer is the record a later GET shows", True, same(answer.body, after)),
         ("updated_at moved forward", True, bool(old and new and new > old)),
         ("created_at", before.get("created_at"), after.get("created_at")),
     ]
@@ -399,7 +411,7 @@ def record_facts(answer: Answer) -> list[Fact]:
         ("metadata", {}, record.get("metadata")),
         ("locked", "boolean", _kind(record.get("locked"))),
         ("sync_config_id", "sync_...", _prefixed(record.get("sync_config_id"), "sync_")),
-        ("created_at", "a timestamp", _when(record.get("created_at"))),
+        ("created_at", A_TIME, _when(record.get("created_at"))),
     ]
 
 
@@ -415,9 +427,9 @@ def pause_facts(before: Any, answer: Answer, after: Any) -> list[Fact]:
         ("paused", True, record.get("paused")),
         ("status", "SUSPENDED", record.get("status")),
         ("next_sync_at", None, record.get("next_sync_at")),
-        ("paused_at", "a timestamp", _when(record.get("paused_at"))),
+        ("paused_at", A_TIME, _when(record.get("paused_at"))),
         ("paused_by_user_id", before.get("created_by_user_id"), record.get("paused_by_user_id")),
-        ("answer is the record a later GET shows", True, answer.body == after),
+        ("answer is the record a later GET shows", True, same(answer.body, after)),
     ]
 
 
@@ -443,8 +455,8 @@ def resume_facts(before: Any, answer: Answer, after: Any) -> list[Fact]:
         ("paused_at", None, record.get("paused_at")),
         ("paused_by_user_id", None, record.get("paused_by_user_id")),
         ("status", "ACTIVE" if ran else "PENDING", record.get("status")),
-        ("next_sync_at", "a timestamp", _when(record.get("next_sync_at"))),
-        ("answer is the record a later GET shows", True, answer.body == after),
+        ("next_sync_at", A_TIME, _when(record.get("next_sync_at"))),
+        ("answer is the record a later GET shows", True, same(answer.body, after)),
     ]
 
 
