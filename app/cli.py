@@ -429,25 +429,33 @@ def build_parser() -> argparse.ArgumentParser:
         " any server: this mock, or Mixpeek's API with a real key. Only scratch resources"
         " named 'parity-<random>' are created, and they are deleted afterwards. Prints a"
         " table; exits 0 when every check passes, 1 on a difference, 2 when the run cannot"
-        " start (a bad flag, an unreachable server, a refused key).",
+        " start or go on (a bad flag, an unreachable server, a refused key), 130 when"
+        " interrupted (what it created is deleted first).",
     )
     compare.add_argument(
         "--base-url",
         required=True,
+        metavar="URL",
         help="the server's address without /v1, e.g. http://127.0.0.1:8000 or"
         " https://api.mixpeek.com (a trailing /v1 is dropped)",
     )
     compare.add_argument(
         "--api-key",
+        metavar="KEY",
         help="the key to use (default: $MIXPEEK_API_KEY, which keeps it out of the process"
         " list and shell history)",
     )
     compare.add_argument(
         "--namespace",
+        metavar="NS",
         help="work in this namespace (id or name) instead of a scratch one",
     )
     compare.add_argument(
-        "--timeout", type=float, default=30.0, help="seconds per request (default 30)"
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds per request (default 30)",
     )
     compare.set_defaults(handler=parity)
     return parser

@@ -10,6 +10,7 @@ line; a run that is interrupted or loses the server still deletes what it create
 
 import io
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -333,6 +334,39 @@ def test_losing_the_server_mid_run_deletes_what_it_created(server: ServerProcess
     with pytest.raises(ParityError, match=r"every scratch resource was deleted$"):
         run_in_process(server, Altered(lose_it_at_resume))
     assert everything(server) == before
+
+
+def test_an_interrupted_cleanup_names_what_is_left(server: ServerProcess) -> None:
+    def interrupt_at_the_bucket(method: str, url: str, send: Send) -> Answer:
+        if method == "DELETE" and "/v1/buckets/" in url and "/syncs/" not in url:
+            raise KeyboardInterrupt
+        return send()
+
+    before = everything(server)
+
+    code, _, err = run_in_process(server, Altered(interrupt_at_the_bucket))
+
+    assert code == parity.EXIT_INTERRUPTED
+    left = dict(re.findall(r"(namespace|connection|bucket) (\S+?)[,\s]", err))
+    assert err.startswith("mixpeek-mock: parity: interrupted; could not delete namespace ")
+    assert err.endswith(" (delete them by hand)\n")
+    assert set(left) == {"namespace", "connection", "bucket"}
+    assert everything(server) != before
+    with http(server) as client:  # what it names is what is left: delete it here
+        for namespace in re.findall(r"namespace (\S+?)[,\s]", err):
+            client.delete(f"/v1/namespaces/{namespace}").raise_for_status()
+        client.delete(f"/v1/organizations/connections/{left['connection']}").raise_for_status()
+    assert everything(server) == before
+
+
+def test_an_interrupt_before_anything_is_created_says_so(server: ServerProcess) -> None:
+    def interrupt_at_once(method: str, url: str, send: Send) -> Answer:
+        raise KeyboardInterrupt
+
+    code, out, err = run_in_process(server, Altered(interrupt_at_once))
+
+    assert (code, out) == (parity.EXIT_INTERRUPTED, "")
+    assert err == "mixpeek-mock: parity: interrupted; nothing was created\n"
 
 
 @pytest.mark.skipif(

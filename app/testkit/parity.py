@@ -524,6 +524,8 @@ class Scratch:
         self.client = client
         self.tag = SCRATCH_PREFIX + secrets.token_hex(4)
         self.created: list[Created] = []
+        self.undeleted: list[Created] = []
+        self.ever_created = False
 
     def name(self, suffix: str) -> str:
         return f"{self.tag}-{suffix}"
@@ -535,6 +537,7 @@ class Scratch:
         answer = self.client.request("POST", path, json_body=body, namespace=namespace)
         identifier = _obj(answer.body).get(id_key)
         if answer.status == 200 and isinstance(identifier, str) and identifier:
+            self.ever_created = True
             self.created.append(
                 Created(kind, identifier, f"{path}/{_segment(identifier)}", namespace)
             )
@@ -552,19 +555,30 @@ class Scratch:
     def forget(self, identifier: str) -> None:
         self.created = [item for item in self.created if item.identifier != identifier]
 
-    def delete_all(self) -> list[str]:
-        """Delete everything created, newest first; what could not be deleted ("kind id")."""
-        left: list[str] = []
-        for item in reversed(self.created):
+    def delete_all(self) -> None:
+        """Delete everything created, newest first. Each is taken off ``created`` once its
+        DELETE has answered, so an interrupted clean-up still knows what is left."""
+        while self.created:
+            item = self.created[-1]
             try:
                 answer = self.client.request("DELETE", item.path, namespace=item.namespace)
                 gone = answer.status in (200, 404)
             except ParityError:
                 gone = False
+            self.created.pop()
             if not gone:
-                left.append(f"{item.kind} {item.identifier}")
-        self.created = []
-        return left
+                self.undeleted.append(item)
+
+    def left(self) -> list[str]:
+        """What was created and is not known to be deleted ("kind id")."""
+        return [f"{item.kind} {item.identifier}" for item in [*self.undeleted, *self.created]]
+
+    def cleanup_line(self) -> str:
+        if not self.ever_created:
+            return "nothing was created"
+        if left := self.left():
+            return "could not delete " + ", ".join(left) + " (delete them by hand)"
+        return "every scratch resource was deleted"
 
 
 class SetupFailedError(Exception):
@@ -1013,32 +1027,28 @@ def run_parity(
     if timeout <= 0:
         raise ParityError(f"--timeout must be more than 0 seconds, not {timeout:g}")
     client = Client(normalize_base_url(base_url), api_key, transport or UrllibTransport(timeout))
-    preflight(client, namespace)
     checks = Checks(client, namespace=namespace)
-    left: list[str] = []
+    scratch = checks.scratch
     try:
         with _sigterm_as_interrupt():
             try:
+                preflight(client, namespace)
                 checks.run()
             finally:
-                left = checks.scratch.delete_all()
+                scratch.delete_all()
     except KeyboardInterrupt:
         if checks.results:
             out.write(format_table(checks.results))
-        print(f"mixpeek-mock: parity: interrupted; {_cleanup_line(left)}", file=err)
+        print(f"mixpeek-mock: parity: interrupted; {scratch.cleanup_line()}", file=err)
         return EXIT_INTERRUPTED
     except ParityError as exc:
         if checks.results:  # what was checked before the server was lost
             out.write(format_table(checks.results))
-        raise ParityError(f"{exc}; {_cleanup_line(left)}") from None
-    results = [*checks.results, cleanup_result(left)]
+        if scratch.ever_created:
+            raise ParityError(f"{exc}; {scratch.cleanup_line()}") from None
+        raise
+    results = [*checks.results, cleanup_result(scratch.left())]
     out.write(format_table(results))
-    if left:
-        print(f"mixpeek-mock: parity: {_cleanup_line(left)}", file=err)
+    if scratch.left():
+        print(f"mixpeek-mock: parity: {scratch.cleanup_line()}", file=err)
     return EXIT_DIFFERENT if any(result.outcome == DIFFERENT for result in results) else EXIT_PASSED
-
-
-def _cleanup_line(left: list[str]) -> str:
-    if not left:
-        return "every scratch resource was deleted"
-    return "could not delete " + ", ".join(left) + " (delete them by hand)"
