@@ -303,6 +303,33 @@ def test_a_failed_setup_is_a_difference_and_skips_what_needs_it(server: ServerPr
     assert everything(server) == before
 
 
+def test_a_server_that_will_not_store_a_loopback_endpoint_still_gets_checked(
+    server: ServerProcess,
+) -> None:
+    """The refusal is a difference (D15); a connection to a ``.invalid`` name stands in."""
+    refused: list[str] = []
+
+    def refuse_the_first_connection(method: str, url: str, send: Send) -> Answer:
+        if method == "POST" and url.endswith("/v1/organizations/connections") and not refused:
+            refused.append(url)
+            error = {"type": "BadRequestError", "message": "endpoint_url may not be loopback"}
+            return Answer.of(400, {"success": False, "status": 400, "error": error})
+        return send()
+
+    before = everything(server)
+    code, out, _ = run_in_process(server, Altered(refuse_the_first_connection))
+
+    assert code == 1
+    rows = table(out)
+    assert rows["setup.create_connection"] == [
+        "DIFF",
+        "200 with the new connection",
+        "400 BadRequestError endpoint_url may not be loopback",
+    ]
+    assert {rows[name][0] for name in [*parity.CHECK_NAMES, "cleanup"]} == {"PASS"}
+    assert everything(server) == before
+
+
 # --- however the run ends, what it created is deleted -----------------------------------------
 
 

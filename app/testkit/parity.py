@@ -39,6 +39,8 @@ SCRATCH_PREFIX = "parity-"
 # A port nothing listens on (discard), on the server's own loopback: a connection saved
 # without a test and a run against it reach nothing.
 UNREACHABLE_ENDPOINT = "http://127.0.0.1:9"
+# For a server that will not store a loopback endpoint: a name that never resolves (RFC 6761).
+UNRESOLVABLE_ENDPOINT = "https://parity-unreachable.invalid"
 DEFAULT_TIMEOUT_SECONDS = 30.0
 # How long a run started by a scheduler before the pause may take to let go of its lock.
 QUIET_TIMEOUT_SECONDS = 15.0
@@ -714,12 +716,7 @@ class Checks:
             self.working_namespace = namespace["namespace_id"]
         else:
             self.working_namespace = self.namespace
-        connection = scratch.create_or_fail(
-            "connection",
-            "/v1/organizations/connections",
-            connection_body(scratch.name("conn")),
-            "connection_id",
-        )
+        connection = self.create_connection()
         bucket = scratch.create_or_fail(
             "bucket",
             "/v1/buckets",
@@ -747,6 +744,22 @@ class Checks:
         self.sync_id = scratch.created[-1].identifier
         self.sync_path = scratch.created[-1].path
         return True
+
+    def create_connection(self) -> dict[str, Any]:
+        """A connection to the closed loopback port; if the server will not store that (D15
+        says ``test_before_save: false`` stores it as given), the refusal is a difference, and
+        one to a name that cannot resolve (``.invalid``, RFC 6761) lets the run go on."""
+        path = "/v1/organizations/connections"
+        try:
+            return self.scratch.create_or_fail(
+                "connection", path, connection_body(self.scratch.name("conn")), "connection_id"
+            )
+        except SetupFailedError as refused:
+            self.results.append(refused.result())
+        body = connection_body(
+            self.scratch.name("conn-invalid"), endpoint_url=UNRESOLVABLE_ENDPOINT
+        )
+        return self.scratch.create_or_fail("connection", path, body, "connection_id")
 
     def check_errors(self) -> None:
         """The envelope (D6), authentication before anything else (D7), the namespace (D8)."""
@@ -927,8 +940,9 @@ class Checks:
             self.scratch.forget(self.sync_id)
 
 
-def connection_body(name: str) -> dict[str, Any]:
-    """An S3 connection saved without a test, to a closed port on the server's loopback."""
+def connection_body(name: str, *, endpoint_url: str = UNREACHABLE_ENDPOINT) -> dict[str, Any]:
+    """An S3 connection saved without a test, by default to a closed port on the server's
+    loopback."""
     return {
         "name": name,
         "provider_type": "s3",
@@ -939,7 +953,7 @@ def connection_body(name: str) -> dict[str, Any]:
                 "secret_access_key": "parity-check-not-a-secret",
             },
             "region": "us-east-1",
-            "endpoint_url": UNREACHABLE_ENDPOINT,
+            "endpoint_url": endpoint_url,
         },
         "test_before_save": False,
     }
