@@ -330,6 +330,29 @@ def test_a_server_that_will_not_store_a_loopback_endpoint_still_gets_checked(
     assert everything(server) == before
 
 
+def test_without_a_second_namespace_only_the_isolation_check_is_skipped(
+    server: ServerProcess,
+) -> None:
+    def refuse_namespaces(method: str, url: str, send: Send) -> Answer:
+        if method == "POST" and url.endswith("/v1/namespaces"):
+            error = {"type": "ForbiddenError", "message": "namespace limit reached"}
+            return Answer.of(403, {"success": False, "status": 403, "error": error})
+        return send()
+
+    before = everything(server)
+    code, out, _ = run_in_process(server, Altered(refuse_namespaces), namespace="default")
+
+    assert code == 1
+    rows = table(out)
+    assert list(rows) == [*parity.CHECK_NAMES[:-2], "setup.create_namespace", *EVERY_ROW[-3:]]
+    assert rows["namespace.isolation"] == ["SKIP", "-", "no second namespace"]
+    assert [name for name, row in rows.items() if row[0] != "PASS"] == [
+        "setup.create_namespace",
+        "namespace.isolation",
+    ]
+    assert everything(server) == before
+
+
 # --- however the run ends, what it created is deleted -----------------------------------------
 
 
