@@ -8,6 +8,7 @@ mixpeek-mock keys list [--database-url URL]
 mixpeek-mock keys revoke [KEY | -] [--database-url URL]   (no KEY or "-": standard input)
 mixpeek-mock syncs run BUCKET SYNC [--full] [--namespace NS] [--database-url URL]
 mixpeek-mock healthcheck [--url URL] [--timeout S]
+mixpeek-mock parity --base-url URL [--api-key KEY] [--namespace NS] [--timeout S]
 
 Every mistake in a setting, a flag or the database ends in one line on stderr and a non-zero
 exit, never a traceback. SIGINT and SIGTERM stop ``serve`` from its first instant: this module
@@ -250,6 +251,27 @@ def healthcheck(args: argparse.Namespace) -> int:
     return 0 if healthy else EXIT_FAILED
 
 
+def parity(args: argparse.Namespace) -> int:
+    """The contract's checks against any server, this one or the vendor's
+    (app/testkit/parity.py); 0 when every check passes, 1 on a difference."""
+    import os
+
+    from app.testkit.parity import ParityError, run_parity
+
+    api_key = args.api_key if args.api_key is not None else os.environ.get("MIXPEEK_API_KEY", "")
+    try:
+        return run_parity(
+            base_url=args.base_url,
+            api_key=api_key.strip(),
+            namespace=args.namespace,
+            timeout=args.timeout,
+            out=sys.stdout,
+            err=sys.stderr,
+        )
+    except ParityError as exc:
+        raise UsageError(f"parity: {exc}") from None
+
+
 # --- the parser -----------------------------------------------------------------------------
 
 
@@ -398,6 +420,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--timeout", type=float, default=3.0, help="seconds (default 3)")
     check.set_defaults(handler=healthcheck)
+
+    compare = commands.add_parser(
+        "parity",
+        help="run the contract's checks against a server (this one or the vendor's)",
+        description="Run the wire contract's checks (the error envelope, authentication,"
+        " namespace scoping, PATCH semantics, pause/resume/trigger/unlock) over HTTP against"
+        " any server: this mock, or Mixpeek's API with a real key. Only scratch resources"
+        " named 'parity-<random>' are created, and they are deleted afterwards. Prints a"
+        " table; exits 0 when every check passes, 1 on a difference, 2 when the run cannot"
+        " start or go on (a bad flag, an unreachable server, a refused key), 130 when"
+        " interrupted (what it created is deleted first).",
+    )
+    compare.add_argument(
+        "--base-url",
+        required=True,
+        metavar="URL",
+        help="the server's address without /v1, e.g. http://127.0.0.1:8000 or"
+        " https://api.mixpeek.com (a trailing /v1 is dropped)",
+    )
+    compare.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the key to use (default: $MIXPEEK_API_KEY, which keeps it out of the process"
+        " list and shell history)",
+    )
+    compare.add_argument(
+        "--namespace",
+        metavar="NS",
+        help="work in this namespace (id or name) instead of a scratch one",
+    )
+    compare.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds per request (default 30)",
+    )
+    compare.set_defaults(handler=parity)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Tools for testing clients and servers against the wire contract (CONTRACT.md)."""
