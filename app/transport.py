@@ -269,11 +269,20 @@ def log_config(level: str) -> dict[str, Any]:
 def run(app: ASGIApp, settings: Settings, *, access_log: bool, sock: socket.socket) -> None:
     """Serve ``app`` with uvicorn on the listening ``sock``, with the limits of ``settings``;
     returns once a signal (or a failed start-up) has stopped it."""
+    _Server(server_config(app, settings, access_log=access_log, port=sock.getsockname()[1])).run(
+        sockets=[sock]
+    )
+
+
+def server_config(
+    app: ASGIApp, settings: Settings, *, access_log: bool, port: int
+) -> uvicorn.Config:
+    """uvicorn's configuration for ``app``: this module's protocol, with ``settings``' limits."""
     trusted = settings.trusted_proxies
-    config = uvicorn.Config(
+    return uvicorn.Config(
         app,
         host=settings.host,
-        port=sock.getsockname()[1],
+        port=port,
         log_level=settings.log_level,
         log_config=log_config(settings.log_level),
         access_log=access_log,
@@ -286,4 +295,12 @@ def run(app: ASGIApp, settings: Settings, *, access_log: bool, sock: socket.sock
         proxy_headers=trusted is not None,
         forwarded_allow_ips=trusted if trusted is not None else "",
     )
-    _Server(config).run(sockets=[sock])
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn's server for a thread of another program (the pytest plugin's server): the
+    program's signals stay the program's."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

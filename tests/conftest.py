@@ -23,6 +23,9 @@ from app.db.database import Database
 from app.main import create_app
 from app.settings import Settings
 
+# pytester: tests/test_pytest_plugin.py runs pytest on example suites.
+pytest_plugins = ["pytester"]
+
 API_KEY = "sk_test_primary_key_0123456789abcdef"
 # The admin API's token (D28) on every server under test.
 ADMIN_TOKEN = "mma_test_admin_token_0123456789abcdef"
