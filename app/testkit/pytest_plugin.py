@@ -63,7 +63,9 @@ def mixpeek_mock_server(
     if url is not None:
         api_key = _option(config, "--mixpeek-mock-api-key")
         admin_token = _option(config, "--mixpeek-mock-admin-token")
-        assert api_key is not None and admin_token is not None  # pytest_configure checked
+        # pytest_configure made sure both are there.
+        assert api_key is not None
+        assert admin_token is not None
         yield MixpeekMock.attach(url, api_key=api_key, admin_token=admin_token, namespace=namespace)
         return
 
