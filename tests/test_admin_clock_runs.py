@@ -129,3 +129,41 @@ def test_two_fresh_servers_with_one_seed_answer_the_same_ids(tmp_path: Path) -> 
     assert len(namespace_id) == len("ns_") + 16
     # A reset starts the sequences again, as a fresh server would.
     assert after_reset == bucket_id
+
+
+def test_a_reset_during_a_run_ends_the_run_and_the_engine_goes_on(
+    server: ServerProcess, s3: S3Store
+) -> None:
+    client = Client(server)
+    source = s3.new_bucket()
+    for index in range(1500):
+        s3.put(source, f"in/f{index:04}.txt", b"file %d" % index)
+    bucket = client.ok(
+        "POST", "/v1/buckets", json={"bucket_name": "b", "bucket_schema": {"properties": {}}}
+    )
+    connection = client.ok("POST", "/v1/organizations/connections", json=s3.connection_body("s"))
+    sync = client.ok(
+        "POST",
+        f"/v1/buckets/{bucket['bucket_id']}/syncs",
+        json={
+            "connection_id": connection["connection_id"],
+            "source_path": f"{source}/in",
+            "batch_size": 20,
+        },
+    )
+    path = f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}"
+    deadline = time.monotonic() + 30
+    while not client.ok("GET", path)["locked"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+    assert client.admin("POST", "/reset") == {"success": True}
+
+    assert client.ok("POST", "/v1/buckets/list", json={})["results"] == []
+    # The engine is still there: a new sync over a small bucket runs to its end.
+    _, fresh = _make_sync(client, s3)
+    record = _wait_idle(client, fresh, runs=1)
+    assert record["total_files_synced"] == 1
+    assert client.ok("GET", "/v1/health")["status"] == "OK"
+    assert "Traceback" not in server.log()
+    client.http.close()
