@@ -197,9 +197,9 @@ def test_every_problem_is_reported_with_its_place_and_nothing_is_applied(
     sync = "organizations[0].namespaces[0].buckets[0].syncs[1]"
     expected = {
         "organizations[0].api_keys[0]",
-        # pydantic names the branch of a tagged union, as the API's own 422 does
-        "organizations[0].connections[0].provider_config.credentials.access_key.access_key_id",
-        "organizations[0].connections[0].provider_config.credentials.access_key.secret_access_key",
+        # paths the document has: no union branch names (pydantic puts "access_key" in)
+        "organizations[0].connections[0].provider_config.credentials.access_key_id",
+        "organizations[0].connections[0].provider_config.credentials.secret_access_key",
         "organizations[0].namespaces[0].namespace_id",
         f"{sync}.polling_interval_seconds",
         f"{sync}.batch_size",
@@ -477,3 +477,28 @@ def test_serve_seed_loads_before_serving_and_a_bad_fixture_stops_the_start(
     assert server.process is not None
     assert server.process.returncode == 1
     assert not (tmp_path / "other.db").exists()
+
+
+def test_serve_seed_stops_on_a_conflict_with_the_database_and_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    fixture = tmp_path / "fixture.yaml"
+    fixture.write_text(EXAMPLE_FIXTURE)
+    database_url = f"sqlite:///{tmp_path / 'mock.db'}"
+    assert run_cli("seed", str(fixture), "--database-url", database_url).returncode == 0
+    database = Database.open(database_url)
+    try:
+        before = dump(database)
+    finally:
+        database.close()
+    server = ServerProcess(tmp_path / "mock.db", api_key=None, extra_args=("--seed", str(fixture)))
+    with pytest.raises(RuntimeError, match="server exited early"):
+        server.start()
+    assert f"{fixture}:24: organizations[0].namespaces[0].namespace_name:" in server.log()
+    assert server.process is not None
+    assert server.process.returncode == 1
+    database = Database.open(database_url)
+    try:
+        assert dump(database) == before
+    finally:
+        database.close()

@@ -520,6 +520,32 @@ def _json_problems(value: Any, place: Place, out: list[Problem]) -> None:
         out.append(Problem(place, f"{type(value).__name__} is not a JSON value", "json_type"))
 
 
+def _pydantic_problems(exc: PydanticValidationError, data: Any, place: Place) -> list[Problem]:
+    """pydantic's errors at their places in the document. Its locations also name the branch
+    of a union (``credentials.access_key.access_key_id``, ``access_key`` being the tag):
+    parts that are no key of the data at that point are left out, so that the path is one
+    the document has (or would have, for a missing field)."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        path: list[str | int] = []
+        value = data
+        last = len(error["loc"]) - 1
+        for index, part in enumerate(error["loc"]):
+            is_branch = isinstance(value, dict) and isinstance(part, str) and part not in value
+            if is_branch and index < last:  # the last part may be a field that is missing
+                continue
+            path.append(part)
+            if isinstance(value, dict):
+                value = value.get(part)
+            elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+                value = value[part]
+            else:
+                value = None
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(Problem((*place, *path), message, str(error["type"])))
+    return problems
+
+
 def _check_record(model: type[BaseModel], raw: Any, place: Place, problems: list[Problem]) -> Node:
     if not isinstance(raw, dict):
         problems.append(Problem(place, f"must be an object, not {_kind(raw)}", "model_type"))
@@ -535,9 +561,7 @@ def _check_record(model: type[BaseModel], raw: Any, place: Place, problems: list
         record: Any = model.model_validate(own)
     except PydanticValidationError as exc:
         record = None
-        for error in exc.errors(include_url=False):
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(Problem((*place, *error["loc"]), message, str(error["type"])))
+        problems += _pydantic_problems(exc, own, place)
     node = Node(record, place)
     for name, child_model in _CHILDREN.get(model, {}).items():
         value = child_values[name]
@@ -651,11 +675,7 @@ def _checked_config(
     try:
         config = model.model_validate(connection.provider_config).model_dump(mode="json")
     except PydanticValidationError as exc:
-        for error in exc.errors(include_url=False):
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(
-                Problem((*place, "provider_config", *error["loc"]), message, str(error["type"]))
-            )
+        problems += _pydantic_problems(exc, connection.provider_config, (*place, "provider_config"))
         return None
     return connection.model_copy(update={"provider_config": config})
 
