@@ -502,3 +502,8 @@ def test_serve_seed_stops_on_a_conflict_with_the_database_and_changes_nothing(
         assert dump(database) == before
     finally:
         database.close()
+
+
+def test_the_readme_shows_the_example_as_printed() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    assert f"```yaml\n{EXAMPLE_FIXTURE}```" in readme
