@@ -507,3 +507,21 @@ def test_serve_seed_stops_on_a_conflict_with_the_database_and_changes_nothing(
 def test_the_readme_shows_the_example_as_printed() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     assert f"```yaml\n{EXAMPLE_FIXTURE}```" in readme
+
+
+def test_yaml_aliases_and_deep_nesting_are_refused_before_they_cost_anything(
+    tmp_path: Path,
+) -> None:
+    from app.admin.seed import SeedError, parse_fixture_text
+
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+    )
+    with pytest.raises(SeedError) as caught:
+        parse_fixture_text(laughs)
+    assert caught.value.problems[0].type == "alias"
+    assert caught.value.problems[0].line == 2
+    for deep in ("[" * 100_000 + "]" * 100_000, "a: " + "[" * 100_000 + "]" * 100_000):
+        with pytest.raises(SeedError) as caught:
+            parse_fixture_text(deep)
+        assert caught.value.problems[0].type in ("too_deep", "yaml_invalid")

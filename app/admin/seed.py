@@ -343,9 +343,20 @@ def _yaml_loader() -> Any:
     return Loader
 
 
-def _node_lines(node: Any, place: Place, out: dict[Place, int], problems: list[Problem]) -> None:
+def _node_lines(
+    node: Any, place: Place, out: dict[Place, int], problems: list[Problem], seen_nodes: set[int]
+) -> None:
+    """Record the line of every place under ``node``; report duplicate keys, and aliases
+    (``*name``): a node met twice could make a small file a huge document (the "billion
+    laughs"), and a fixture has no need of them."""
     import yaml
 
+    if id(node) in seen_nodes:
+        # (the node's own mark is the anchor's: the line is that of the place it is used at)
+        line = _Lines(out).of(place)
+        problems.append(Problem(place, "YAML aliases (*name) are not supported", "alias", line))
+        return
+    seen_nodes.add(id(node))
     out.setdefault(place, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -363,54 +374,70 @@ def _node_lines(node: Any, place: Place, out: dict[Place, int], problems: list[P
                 )
             seen.add(key.value)
             out.setdefault((*place, key.value), key.start_mark.line + 1)
-            _node_lines(value, (*place, key.value), out, problems)
+            _node_lines(value, (*place, key.value), out, problems, seen_nodes)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _node_lines(item, (*place, index), out, problems)
+            _node_lines(item, (*place, index), out, problems, seen_nodes)
 
 
 def parse_fixture_text(text: str, *, json_only: bool = False) -> ParsedFixture:
     """Parse a fixture's text (JSON, or YAML unless ``json_only``); a ``SeedError`` with the
     line of a syntax error."""
+    try:
+        if json_only or text.lstrip().startswith(("{", "[")):
+            return _parse_json(text)
+        return _parse_yaml(text)
+    except RecursionError:
+        raise SeedError([Problem((), "the document is nested too deeply", "too_deep")]) from None
+
+
+def _parse_json(text: str) -> ParsedFixture:
+    import yaml
+
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise SeedError(
+            [Problem((), f"not valid JSON: {exc.msg}", "json_invalid", exc.lineno)]
+        ) from None
+    except ValueError as exc:
+        raise SeedError([Problem((), str(exc), "json_invalid")]) from None
+    problems: list[Problem] = []
+    lines: dict[Place, int] = {}
+    try:
+        node = yaml.compose(text, Loader=_yaml_loader())
+    except yaml.YAMLError:
+        node = None  # lines are a convenience: the path alone still says where
+    if node is not None:
+        _node_lines(node, (), lines, problems, set())
+    # JSON keeps the last of two equal keys silently; a fixture says so.
+    duplicates = [p for p in problems if p.type == "duplicate_key"]
+    if duplicates:
+        raise SeedError(duplicates)
+    return ParsedFixture(data=data, lines=_Lines(lines))
+
+
+def _parse_yaml(text: str) -> ParsedFixture:
     import yaml
 
     problems: list[Problem] = []
     lines: dict[Place, int] = {}
-    stripped = text.lstrip()
-    if json_only or stripped.startswith(("{", "[")):
-        try:
-            data = json.loads(text, parse_constant=_no_constant)
-        except json.JSONDecodeError as exc:
-            raise SeedError(
-                [Problem((), f"not valid JSON: {exc.msg}", "json_invalid", exc.lineno)]
-            ) from None
-        except ValueError as exc:
-            raise SeedError([Problem((), str(exc), "json_invalid")]) from None
-        try:
-            node = yaml.compose(text, Loader=_yaml_loader())
-        except yaml.YAMLError:
-            node = None  # lines are a convenience: the path alone still says where
+    loader = _yaml_loader()(text)
+    try:
+        node = loader.get_single_node()
         if node is not None:
-            _node_lines(node, (), lines, problems)
-        problems = [p for p in problems if p.type == "duplicate_key"]
-    else:
-        loader = _yaml_loader()(text)
-        try:
-            node = loader.get_single_node()
-            data = None if node is None else loader.construct_document(node)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            reason = getattr(exc, "problem", None) or str(exc)
-            line = None if mark is None else mark.line + 1
-            raise SeedError(
-                [Problem((), f"not valid YAML: {reason}", "yaml_invalid", line)]
-            ) from None
-        finally:
-            loader.dispose()
-        if node is not None:
-            _node_lines(node, (), lines, problems)
-    if problems:
-        raise SeedError(problems)
+            # Walked before it is built: an alias is refused before it could multiply.
+            _node_lines(node, (), lines, problems, set())
+            if problems:
+                raise SeedError(problems)
+        data = None if node is None else loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        line = None if mark is None else mark.line + 1
+        raise SeedError([Problem((), f"not valid YAML: {reason}", "yaml_invalid", line)]) from None
+    finally:
+        loader.dispose()
     return ParsedFixture(data=data, lines=_Lines(lines))
 
 
