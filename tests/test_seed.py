@@ -525,3 +525,27 @@ def test_yaml_aliases_and_deep_nesting_are_refused_before_they_cost_anything(
         with pytest.raises(SeedError) as caught:
             parse_fixture_text(deep)
         assert caught.value.problems[0].type in ("too_deep", "yaml_invalid")
+
+
+def test_ids_left_out_are_repeatable_under_an_id_seed(
+    tmp_path: Path, migrated_template: Path
+) -> None:
+    import shutil
+
+    from app.main import create_app
+    from tests.conftest import server_settings
+
+    document = example()
+    # Leave the ids out: the server makes them.
+    media = document["organizations"][0]["namespaces"][0]
+    del media["namespace_id"], media["buckets"][0]["bucket_id"]
+    made = []
+    for run in range(2):
+        path = tmp_path / f"mock{run}.db"
+        shutil.copyfile(migrated_template, path)
+        app = create_app(server_settings(f"sqlite:///{path}", id_seed="seeded"))
+        with TestClient(app) as client:
+            assert seed(client, document).status_code == 200
+            acme = Api(client, ACME_KEY, namespace="media")
+            made.append(acme.ok("GET", "/v1/buckets/videos")["bucket_id"])
+    assert made[0] == made[1]
