@@ -2,10 +2,12 @@
 
 mixpeek-mock --version
 mixpeek-mock serve [--host H] [--port P] [--database-url URL] [--access-log]
-                   [--storage-endpoints POLICY]
+                   [--storage-endpoints POLICY] [--seed FILE]
 mixpeek-mock keys create [--organization NAME] [--database-url URL]
 mixpeek-mock keys list [--database-url URL]
 mixpeek-mock keys revoke [KEY | -] [--database-url URL]   (no KEY or "-": standard input)
+mixpeek-mock seed FILE [--database-url URL]    (FILE: JSON or YAML, "-" standard input)
+mixpeek-mock seed --example
 mixpeek-mock syncs run BUCKET SYNC [--full] [--namespace NS] [--database-url URL]
 mixpeek-mock healthcheck [--url URL] [--timeout S]
 mixpeek-mock parity --base-url URL [--api-key KEY] [--namespace NS] [--timeout S]
@@ -116,7 +118,49 @@ def serve(args: argparse.Namespace) -> int:
     from app.startup import serve as start
 
     settings = _settings(args)
-    return start(settings, access_log=settings.access_log)
+    fixture = None
+    if args.seed is not None:
+        from app.admin.seed import SeedError, check_document, read_fixture_file
+
+        # The file is read and checked before anything starts: a bad one changes nothing.
+        try:
+            parsed = read_fixture_file(args.seed)
+            fixture = check_document(parsed.data, parsed.lines)
+        except SeedError as exc:
+            return _seed_failed(exc, args.seed)
+    return start(settings, access_log=settings.access_log, fixture=fixture, fixture_name=args.seed)
+
+
+def _seed_failed(exc: Any, source: str) -> int:
+    """Each problem of a fixture on its own line of stderr; the exit status."""
+    print(f"{PROG}: the fixture {source} was not loaded (nothing changed):", file=sys.stderr)
+    for line in exc.lines(source):
+        print(f"  {line}", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def seed(args: argparse.Namespace) -> int:
+    """Load a fixture into the database, all or nothing (works while a server runs)."""
+    from app.admin.seed import SeedError, load_file
+
+    if args.example:
+        if args.file is not None:
+            raise UsageError("give a FILE or --example, not both")
+        from app.admin.seed_example import EXAMPLE_FIXTURE
+
+        sys.stdout.write(EXAMPLE_FIXTURE)
+        return 0
+    if args.file is None:
+        raise UsageError("give the fixture FILE to load (or --example to print one)")
+    database = _open(_settings(args))
+    try:
+        created = load_file(database, args.file)
+    except SeedError as exc:
+        return _seed_failed(exc, args.file)
+    finally:
+        database.close()
+    print(f"{PROG}: seeded from {args.file}: {created.summary()}")
+    return 0
 
 
 def _open(settings: "Settings") -> Any:
@@ -360,8 +404,31 @@ def build_parser() -> argparse.ArgumentParser:
             " (default: $MIXPEEK_MOCK_STORAGE_ENDPOINTS or private)"
         ),
     )
+    serve_parser.add_argument(
+        "--seed",
+        metavar="FILE",
+        help="load this fixture (JSON or YAML, see `mixpeek-mock seed --example`) before"
+        " serving; a fixture with problems stops the start, listing them",
+    )
     database_option(serve_parser)
     serve_parser.set_defaults(handler=serve)
+
+    seed_parser = commands.add_parser(
+        "seed",
+        help="load a fixture file (JSON or YAML) into the database, all or nothing",
+        description="Load a fixture: organizations with their API keys, namespaces,"
+        " connections, buckets, syncs and objects. It adds to what exists, in one transaction"
+        " (also while a server runs on the database); a fixture with problems changes nothing"
+        " and each problem is printed with its place (path and line).",
+    )
+    seed_parser.add_argument(
+        "file", nargs="?", metavar="FILE", help="the fixture; '-' reads standard input"
+    )
+    seed_parser.add_argument(
+        "--example", action="store_true", help="print a complete example fixture and exit"
+    )
+    database_option(seed_parser)
+    seed_parser.set_defaults(handler=seed)
 
     keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
         dest="keys_command", required=True

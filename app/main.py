@@ -10,6 +10,8 @@ from fastapi.routing import APIRoute
 from app import API_VERSION, clock, identifiers
 from app import __doc__ as description
 from app.admin.routes import router as admin_router
+from app.admin.seed import SeedDocument
+from app.admin.seed_routes import router as seed_router
 from app.admin.tokens import AdminTokens
 from app.buckets.routes import router as buckets_router
 from app.connections.probe import ProbePool
@@ -99,6 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # What a reset clears besides the database: the parts that keep state in memory add to it.
     app.state.on_reset = []
+    # Request bodies a route checks itself (declared by $ref in its openapi_extra): their
+    # schemas go into the spec's components (app/openapi.py).
+    app.state.openapi_models = [SeedDocument]
     # Middleware added last runs first: the guard authenticates and checks the body, then the
     # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
@@ -121,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         namespaces_router,
         connections_router,
         admin_router,
+        seed_router,
         docs_router(),
     )
     app.state.api_routes = [

@@ -99,6 +99,11 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     error_schema = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
     schemas.update(error_schema.pop("$defs", {}))
     schemas["ErrorResponse"] = error_schema
+    for model in getattr(app.state, "openapi_models", ()):
+        model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in model_schema.pop("$defs", {}).items():
+            schemas.setdefault(name, definition)
+        schemas[model.__name__] = model_schema
     spec["components"]["securitySchemes"] = {
         BEARER_SCHEME: {
             "type": "http",

@@ -20,12 +20,16 @@ process with it.
 import os
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from app import signals
 from app.bootstrap import Bootstrap, bootstrap
 from app.db.database import Database, check_writable, sqlite_path
 from app.db.migrate import finish_upgrade, start_upgrade
 from app.settings import Settings, local_base_url
+
+if TYPE_CHECKING:
+    from app.admin.seed import Fixture
 
 LISTEN_BACKLOG = 2048  # uvicorn's default
 
@@ -102,7 +106,41 @@ def _shell_word(text: str) -> str:
     return shlex.quote(text)
 
 
-def serve(settings: Settings, *, access_log: bool) -> int:
+def _seed(database: Database, fixture: "Fixture", source: str, result: Bootstrap) -> str | None:
+    """Load a checked fixture after the bootstrap; the summary, or None when it conflicts
+    with the database (the problems printed, nothing loaded, and the secrets the bootstrap
+    generated still shown: they are never shown again)."""
+    from app.admin.seed import SeedError, apply_fixture
+
+    try:
+        return apply_fixture(database, fixture).summary()
+    except SeedError as exc:
+        for secret in (
+            f"  API key (shown once, keep it): {result.generated_key}"
+            if result.generated_key
+            else None,
+            f"  admin token of /_mock/ (shown once, keep it): {result.generated_admin_token}"
+            if result.generated_admin_token
+            else None,
+        ):
+            if secret:
+                print(secret, flush=True)
+        print(
+            f"mixpeek-mock: the fixture {source} was not loaded (nothing changed):",
+            file=sys.stderr,
+        )
+        for line in exc.lines(source):
+            print(f"  {line}", file=sys.stderr)
+        return None
+
+
+def serve(
+    settings: Settings,
+    *,
+    access_log: bool,
+    fixture: "Fixture | None" = None,
+    fixture_name: str | None = None,
+) -> int:
     """Start the server and serve until a signal stops it; the process's exit status.
 
     ``signals.check()`` between the steps ends a start that a signal interrupted
@@ -126,9 +164,15 @@ def serve(settings: Settings, *, access_log: bool) -> int:
                 finish_upgrade(child, interrupted=signals.check)
             signals.check()
             result = bootstrap(database, settings)
+            if fixture is not None:
+                seeded = _seed(database, fixture, fixture_name or "fixture", result)
+                if seeded is None:
+                    return 1
         finally:
             database.close()
         print("\n".join(welcome(result, settings, port)), flush=True)
+        if fixture is not None:
+            print(f"  seeded from {fixture_name}: {seeded}", flush=True)
         transport.run(app, settings, access_log=access_log, sock=sock)
     finally:
         sock.close()
