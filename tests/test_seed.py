@@ -145,6 +145,32 @@ def test_a_fixture_adds_to_an_existing_organization(client: TestClient, api: Api
     assert second.get("/v1/buckets").status_code == 200
 
 
+def test_a_namespace_named_alone_takes_the_fixture_s_buckets_into_the_stored_one(
+    client: TestClient, api: Api
+) -> None:
+    """The usual fixture: buckets in the ``default`` namespace every organization has."""
+    default_id = api.ok("GET", "/v1/namespaces/default")["namespace_id"]
+    document = {
+        "organizations": [
+            {
+                "name": "default",
+                "namespaces": [
+                    {
+                        "namespace_name": "default",
+                        "buckets": [{"bucket_name": "seeded", "bucket_schema": {"properties": {}}}],
+                    }
+                ],
+            }
+        ]
+    }
+    response = seed(client, document)
+    assert response.status_code == 200, response.text
+    assert response.json()["created"]["namespaces"] == 0
+    assert response.json()["created"]["buckets"] == 1
+    bucket = api.ok("GET", "/v1/buckets/seeded")
+    assert bucket["namespace_id"] == default_id
+
+
 # --- problems: every one, with its place; nothing applied ----------------------------------
 
 MANY_PROBLEMS = """\
@@ -230,7 +256,7 @@ def test_conflicts_with_stored_records_are_problems_with_their_places(
                 "name": "default",
                 "internal_id": "int_not_its_id",
                 "namespaces": [
-                    {"namespace_name": "taken"},
+                    {"namespace_name": "taken", "description": "not the stored one's"},
                     {
                         "namespace_name": "fresh",
                         "buckets": [

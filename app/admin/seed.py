@@ -745,6 +745,8 @@ class _Org:
     internal_id: str | None  # None: new, its id is drawn when it is created
     user_id: str | None
     existing: bool
+    # Stored namespaces the fixture adds to (named with nothing else set): name -> id.
+    namespaces_to_fill: dict[str, str] = field(default_factory=dict)
 
 
 def _conflicts(db: Database, fixture: Fixture) -> tuple[list[Problem], list[_Org]]:
@@ -790,15 +792,21 @@ def _conflicts(db: Database, fixture: Fixture) -> tuple[list[Problem], list[_Org
                 )
         for namespace in org.each("namespaces"):
             n: SeedNamespace = namespace.record
-            if found.existing and db.scalar(
-                "SELECT 1 FROM namespaces WHERE internal_id = ? AND namespace_name = ?",
+            stored_id = found.existing and db.scalar(
+                "SELECT namespace_id FROM namespaces WHERE internal_id = ? AND namespace_name = ?",
                 (found.internal_id, n.namespace_name),
-            ):
+            )
+            if stored_id and n.model_fields_set <= {"namespace_name", "buckets"}:
+                # Only named: the fixture adds its buckets to the stored namespace (the usual
+                # case: buckets in the `default` namespace every organization has).
+                found.namespaces_to_fill[n.namespace_name] = stored_id
+            elif stored_id:
                 problems.append(
                     Problem(
                         (*namespace.place, "namespace_name"),
                         f"the organization {o.name!r} has a namespace named"
-                        f" {n.namespace_name!r} already",
+                        f" {n.namespace_name!r} already (to add buckets to it, give its"
+                        " name and buckets only)",
                         "conflict",
                     )
                 )
@@ -914,7 +922,9 @@ class _Writer:
         for connection in org.node.each("connections"):
             self._connection(org, connection)
         for namespace in org.node.each("namespaces"):
-            namespace_id = self._insert_namespace(org, namespace.record, namespace.place)
+            namespace_id = org.namespaces_to_fill.get(
+                namespace.record.namespace_name
+            ) or self._insert_namespace(org, namespace.record, namespace.place)
             for bucket in namespace.each("buckets"):
                 self._bucket(org, namespace_id, bucket)
 
