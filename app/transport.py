@@ -230,7 +230,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._wait_for_request()
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        super()._start_asgi_task(cycle, _dropping(app, cycle))
+        super()._start_asgi_task(cycle, _dropping(app, cycle))  # type: ignore[arg-type]
 
     def shutdown(self) -> None:
         cycle = self.cycle
