@@ -33,6 +33,12 @@ log = logging.getLogger("mixpeek_mock")
 answers_log = logging.getLogger("mixpeek_mock.errors")
 
 
+class DropConnection(Exception):  # noqa: N818 (an instruction, not an error)
+    """Raised before anything is answered to have the connection closed with no answer (a
+    fault rule's ``drop``, D31). The server's transport does the closing (app/transport.py);
+    the crash handler lets it through rather than answer a 500."""
+
+
 class ErrorDetail(BaseModel):
     type: str
     message: str
@@ -327,6 +333,8 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 async def _handle_crash(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DropConnection):
+        raise exc  # not a crash: the transport closes the connection unanswered
     request_id = secrets.token_hex(8)
     # The traceback goes to the log under the request id; the client only gets the id.
     log.error(

@@ -45,17 +45,13 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from app import signals
-from app.errors import BadRequestError, ServiceUnavailableError, error_body
+from app.errors import BadRequestError, DropConnection, ServiceUnavailableError, error_body
 from app.headers import API_HEADERS
 from app.settings import Settings
 
 MSG_BODY_TIMEOUT = "The request body did not arrive in time; the connection is closed."
 MSG_OVER_CAPACITY = "Too many requests in progress; retry shortly."
 MSG_NOT_HTTP = "Invalid HTTP request received."
-
-
-class DropConnection(Exception):  # noqa: N818 (an instruction, not an error)
-    """Raised by the application, before it answers, to have the connection closed unanswered."""
 
 
 def _dropping(app: ASGIApp, cycle: RequestResponseCycle) -> ASGIApp:

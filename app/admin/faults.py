@@ -31,9 +31,8 @@ from app.admin.globs import compile_glob
 from app.admin.schemas import MAX_FAULT_RULES, FaultCreateRequest, FaultModel
 from app.clock import utc_now
 from app.db.database import Database
-from app.errors import ApiError, NotFoundError, error_type_for, validation_error
+from app.errors import ApiError, DropConnection, NotFoundError, error_type_for, validation_error
 from app.scopes import NAMESPACE_ID
-from app.transport import DropConnection
 
 _UNRESOLVED: Any = object()
 

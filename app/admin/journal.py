@@ -30,9 +30,9 @@ from app import docs
 from app.admin.globs import compile_glob
 from app.admin.masking import masked_headers, masked_json, masked_string, masked_text
 from app.clock import utc_now
+from app.errors import DropConnection
 from app.jsonutil import dump_json_text
 from app.scopes import NAMESPACE_ID
-from app.transport import DropConnection
 
 # Each body is kept up to this many bytes; a longer one is cut, and the entry says so.
 BODY_LIMIT_BYTES = 16 * 1024
