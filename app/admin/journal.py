@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -47,8 +47,11 @@ def is_journaled(path: str) -> bool:
     return path.startswith(JOURNALED_PREFIX) and path != docs.HEALTH_PATH
 
 
-@dataclass(slots=True)
-class Entry:
+class Entry(NamedTuple):
+    """A tuple of atoms (strings, bytes, numbers, a datetime, a tuple of header pairs), which
+    the garbage collector stops tracking: a thousand entries must not make its collections
+    longer on the hot path."""
+
     number: int
     time: datetime
     method: str
@@ -58,7 +61,7 @@ class Entry:
     duration_ms: float
     organization_id: str | None
     namespace_id: str | None
-    headers: list[tuple[bytes, bytes]]
+    headers: tuple[tuple[bytes, bytes], ...]
     request_body: bytes | str  # str: already masked and cut (see ``_kept_request_body``)
     request_size: int
     response_body: bytes
@@ -170,7 +173,7 @@ class RequestRecorder:
                     duration_ms=(time.perf_counter() - started) * 1000,
                     organization_id=None if principal is None else principal.internal_id,
                     namespace_id=state.get(NAMESPACE_ID),
-                    headers=scope["headers"],
+                    headers=tuple(scope["headers"]),
                     request_body=_kept_request_body(body, state),
                     request_size=len(body),
                     response_body=response_body,

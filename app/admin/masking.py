@@ -17,6 +17,7 @@ A body that is not JSON gets the last three, applied to its text.
 """
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 MASK = "***"
@@ -99,7 +100,7 @@ def masked_json(value: Any) -> Any:
     return root[0]
 
 
-def masked_headers(headers: list[tuple[bytes, bytes]]) -> dict[str, str]:
+def masked_headers(headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """Request headers by lowercase name (repeated ones joined with ", "), secrets masked."""
     shown: dict[str, str] = {}
     for raw_name, raw_value in headers:
