@@ -57,7 +57,13 @@ async def get_caller(request: Request) -> Caller:
 async def get_namespace_scope(
     request: Request, x_namespace: NamespaceHeader = None, namespace: NamespaceQuery = None
 ) -> InNamespace:
-    return in_namespace(database_of(request), principal_of(request.scope), x_namespace, namespace)
+    return in_namespace(
+        database_of(request),
+        principal_of(request.scope),
+        x_namespace,
+        namespace,
+        state=request.scope["state"],
+    )
 
 
 async def get_bucket_scope(
@@ -67,7 +73,12 @@ async def get_bucket_scope(
     namespace: NamespaceQuery = None,
 ) -> InBucket:
     return in_bucket(
-        database_of(request), principal_of(request.scope), x_namespace, namespace, bucket_id
+        database_of(request),
+        principal_of(request.scope),
+        x_namespace,
+        namespace,
+        bucket_id,
+        state=request.scope["state"],
     )
 
 
@@ -80,7 +91,12 @@ async def get_bucket_identifier_scope(
     """The same scope as ``get_bucket_scope``, for routes whose path names the bucket
     ``{bucket_identifier}`` (as the SDK's bucket and object methods do)."""
     return in_bucket(
-        database_of(request), principal_of(request.scope), x_namespace, namespace, bucket_identifier
+        database_of(request),
+        principal_of(request.scope),
+        x_namespace,
+        namespace,
+        bucket_identifier,
+        state=request.scope["state"],
     )
 
 

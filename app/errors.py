@@ -6,8 +6,10 @@ and unexpected crashes into the same JSON shape.
 """
 
 import logging
+import re
 import secrets
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,6 +31,12 @@ log = logging.getLogger("mixpeek_mock")
 # its status, type, code and message, never a request's values (messages name fields, not
 # what was sent in them) and never a credential. MIXPEEK_MOCK_LOG_LEVEL=warning silences it.
 answers_log = logging.getLogger("mixpeek_mock.errors")
+
+
+class DropConnection(Exception):  # noqa: N818 (an instruction, not an error)
+    """Raised before anything is answered to have the connection closed with no answer (a
+    fault rule's ``drop``, D31). The server's transport does the closing (app/transport.py);
+    the crash handler lets it through rather than answer a 500."""
 
 
 class ErrorDetail(BaseModel):
@@ -112,6 +120,10 @@ class ValidationError(ApiError):
     status, type = 422, "ValidationError"
 
 
+class TooManyRequestsError(ApiError):
+    status, type = 429, "TooManyRequestsError"
+
+
 class InternalServerError(ApiError):
     status, type = 500, "InternalServerError"
 
@@ -134,10 +146,30 @@ _ERROR_BY_STATUS: dict[int, type[ApiError]] = {
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
         ValidationError,
+        TooManyRequestsError,
         InternalServerError,
         ServiceUnavailableError,
     )
 }
+# Statuses the API itself never answers, but a fault rule may (D31): named like the others.
+_OTHER_ERROR_TYPES = {502: "BadGatewayError", 504: "GatewayTimeoutError"}
+
+
+def error_type_for(status: int) -> str:
+    """The envelope's ``type`` for an error status: D6's, else the status's phrase
+    (``408`` → ``RequestTimeoutError``), else ``HTTPError``."""
+    known = _ERROR_BY_STATUS.get(status)
+    if known is not None:
+        return known.type
+    if status in _OTHER_ERROR_TYPES:
+        return _OTHER_ERROR_TYPES[status]
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTPError"
+    words = "".join(word.capitalize() for word in re.split(r"[^A-Za-z]+", phrase))
+    return words if words.endswith("Error") else words + "Error"
+
 
 # Messages that tests assert on; kept here so that the server and the tests share one wording.
 MSG_MISSING_KEY = "Missing API key: send 'Authorization: Bearer <key>'."
@@ -301,6 +333,8 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
 
 
 async def _handle_crash(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, DropConnection):
+        raise exc  # not a crash: the transport closes the connection unanswered
     request_id = secrets.token_hex(8)
     # The traceback goes to the log under the request id; the client only gets the id.
     log.error(

@@ -67,6 +67,7 @@ class SyncHotPath:
             _namespace_header(scope),
             _namespace_query(scope),
             bucket_identifier,
+            state=scope["state"],
         )
         if scope["method"] == "GET":
             return await routes.get_sync(sync_config_id, bucket)

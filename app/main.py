@@ -9,6 +9,8 @@ from fastapi.routing import APIRoute
 
 from app import API_VERSION, clock, identifiers
 from app import __doc__ as description
+from app.admin.faults import FaultBook
+from app.admin.journal import Journal, RequestRecorder
 from app.admin.routes import router as admin_router
 from app.admin.seed import SeedDocument
 from app.admin.seed_routes import router as seed_router
@@ -99,13 +101,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # The request journal and the fault rules (D30, D31): in this process's memory.
+    journal = app.state.journal = Journal(settings.journal_size)
+    faults = app.state.faults = FaultBook()
     # What a reset clears besides the database: the parts that keep state in memory add to it.
-    app.state.on_reset = []
+    app.state.on_reset = [journal.clear, faults.clear]
     # Request bodies a route checks itself (declared by $ref in its openapi_extra): their
     # schemas go into the spec's components (app/openapi.py).
     app.state.openapi_models = [SeedDocument]
-    # Middleware added last runs first: the guard authenticates and checks the body, then the
-    # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
+    # Middleware added last runs first: the recorder journals every request to /v1 (what the
+    # guard refuses too); the guard authenticates, checks the body and applies the fault rules;
+    # then the hot path serves sync reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
     app.add_middleware(
         RequestGuard,
@@ -113,7 +119,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lock_wait_seconds=settings.lock_wait_seconds,
         cors=CorsPolicy(settings.cors_origins),
         admin_tokens=AdminTokens(settings.admin_token),
+        faults=faults,
     )
+    if settings.journal_size:
+        app.add_middleware(RequestRecorder, journal=journal)
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
     routers = (

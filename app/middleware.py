@@ -10,7 +10,10 @@
    be stored and sent back as it came (see ``parse_json_body``). The guard is the only judge of
    a body: it parses it once, answers what does not parse, and leaves the parsed value in the
    request's state, so that FastAPI only ever sees bodies the guard accepted;
-3. then FastAPI routes, validates and calls the handler. A handler that meets another
+3. the fault rules of D31 (app/admin/faults.py), for a request to ``/v1``: after the checks
+   above, so that a rule never hides a 401 or a 413; before any routing, so that one path
+   serves every route. A rule may delay the request, answer it, or drop its connection;
+4. then FastAPI routes, validates and calls the handler. A handler that meets another
    connection's database lock (``DatabaseBusyError``) is run again, after a short asynchronous
    sleep, until ``lock_wait_seconds`` have passed; then the answer is a 503 with
    ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
@@ -33,6 +36,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import docs
 from app.accounts.service import Principal, PrincipalCache
+from app.admin.faults import FaultBook
+from app.admin.journal import RAW_BODY, is_journaled
 from app.admin.tokens import AdminTokens, is_admin_path
 from app.cors import CorsPolicy
 from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
@@ -94,6 +99,7 @@ class RequestGuard:
         lock_wait_seconds: float = DEFAULT_LOCK_WAIT_S,
         cors: CorsPolicy | None = None,
         admin_tokens: AdminTokens | None = None,
+        faults: FaultBook | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
@@ -101,6 +107,7 @@ class RequestGuard:
         self.cors = cors or CorsPolicy("")
         self.principals = PrincipalCache()
         self.admin_tokens = admin_tokens or AdminTokens(None)
+        self.faults = faults or FaultBook()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,6 +135,8 @@ class RequestGuard:
                     )
             if scope["method"] in _BODY_METHODS:
                 body = await self._read_body(scope, headers, receive)
+            if self.faults.rules and is_journaled(path):
+                await self.faults.apply(scope, headers, scope["app"].state.database)
         except ApiError as exc:
             await _send_error(send, exc)
             return
@@ -158,6 +167,7 @@ class RequestGuard:
         self, scope: Scope, headers: dict[bytes, bytes], receive: Receive
     ) -> bytes:
         """Read the whole body within the limit, and check and parse it."""
+        scope.setdefault("state", {})
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             raise _too_large(self.max_body_bytes)
@@ -176,8 +186,9 @@ class RequestGuard:
             more = message.get("more_body", False)
         body = b"".join(chunks)
         if body:
+            scope["state"][RAW_BODY] = body  # for the journal (app/admin/journal.py)
             _check_content_type(headers.get(b"content-type"))
-            scope.setdefault("state", {})[PARSED_BODY] = parse_json_body(body)
+            scope["state"][PARSED_BODY] = parse_json_body(body)
         return body
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, body: bytes | None) -> None:

@@ -17,6 +17,12 @@ descriptors. So ``GuardedHttpProtocol`` keeps one deadline per connection:
 - on shutdown, a connection still receiving a request's body is closed at once (the request was
   never processed); the others get ``shutdown_timeout`` to finish (uvicorn's graceful timeout).
 
+A request may also be dropped on purpose (a fault rule, CONTRACT.md D31): the application
+raises ``DropConnection`` before it has answered, and the protocol closes the connection with
+nothing written, as a crashed upstream or a broken network would. (Under another server, such
+as a test's ASGI client, the exception surfaces as an error: only this transport can close a
+socket.)
+
 The checks cost a timer per request, armed and cancelled on the event loop; the hot path of
 the application is untouched. Answers the protocol writes itself (this 400 and 503, and the 400
 for a request that is not HTTP) carry the D6 envelope and the API headers too.
@@ -32,16 +38,37 @@ from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from app import signals
-from app.errors import BadRequestError, ServiceUnavailableError, error_body
+from app.errors import BadRequestError, DropConnection, ServiceUnavailableError, error_body
 from app.headers import API_HEADERS
 from app.settings import Settings
 
 MSG_BODY_TIMEOUT = "The request body did not arrive in time; the connection is closed."
 MSG_OVER_CAPACITY = "Too many requests in progress; retry shortly."
 MSG_NOT_HTTP = "Invalid HTTP request received."
+
+
+def _dropping(app: ASGIApp, cycle: RequestResponseCycle) -> ASGIApp:
+    """``app``, closing ``cycle``'s connection with no answer when it raises DropConnection."""
+
+    async def run(scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await app(scope, receive, send)
+        except DropConnection:
+            if cycle.response_started:
+                raise  # too late to say nothing: uvicorn closes the connection mid-answer
+            # Nothing more may be written, and uvicorn must not answer a 500 in its place.
+            cycle.keep_alive = False
+            cycle.disconnected = True
+            cycle.transport.close()
+
+    return run
 
 
 def _envelope_bytes(status: int, type_: str, message: str) -> bytes:
@@ -197,6 +224,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if not pipelined and not self.transport.is_closing():
             self._wait_for_request()
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        super()._start_asgi_task(cycle, _dropping(app, cycle))  # type: ignore[arg-type]
 
     def shutdown(self) -> None:
         cycle = self.cycle

@@ -1,11 +1,13 @@
-"""Wire models of the admin API (CONTRACT.md D29, D32)."""
+"""Wire models of the admin API (CONTRACT.md D29 to D32)."""
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field, model_validator
 
-from app.schemas import RequestModel, ResponseModel
+from app.admin.globs import MAX_GLOB_LENGTH
+from app.limits import MAX_NAME_LENGTH
+from app.schemas import INT64_MAX, JsonObject, RequestModel, ResponseModel
 
 # Snapshot names go into URL paths: a plain, short word.
 SnapshotName = Annotated[
@@ -78,3 +80,185 @@ class ClockRequest(RequestModel):
 class ClockResponse(ResponseModel):
     now: datetime
     frozen: bool
+
+
+# --- The journal (D30) ---------------------------------------------------------------------
+
+# A page of the journal holds at most this many entries (the default: DEFAULT_JOURNAL_LIMIT).
+MAX_JOURNAL_LIMIT = 1000
+DEFAULT_JOURNAL_LIMIT = 100
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _http_method(value: str) -> str:
+    upper = value.upper()
+    if upper not in HTTP_METHODS:
+        raise ValueError(f"must be one of {', '.join(HTTP_METHODS)}")
+    return upper
+
+
+def _v1_glob(value: str) -> str:
+    # A rule applies to the vendor's API alone: a glob that does not start with /v1/ could
+    # match /_mock/ (the admin API a test needs to undo the rule) or nothing at all.
+    if value != "/v1" and not value.startswith("/v1/"):
+        raise ValueError("must start with '/v1/': fault rules apply to the API under /v1 only")
+    return value
+
+
+HttpMethod = Annotated[
+    str,
+    Field(strict=True, max_length=10, description="an HTTP method, any case"),
+    AfterValidator(_http_method),
+]
+PathGlob = Annotated[
+    str,
+    Field(
+        strict=True,
+        min_length=1,
+        max_length=MAX_GLOB_LENGTH,
+        description="a glob of the decoded path: '*' within a segment, '**' across segments",
+    ),
+]
+NamespaceIdentifier = Annotated[
+    str,
+    Field(strict=True, min_length=1, max_length=MAX_NAME_LENGTH, description="an id or name"),
+]
+StatusCode = Annotated[int, Field(strict=True, ge=100, le=599)]
+JournalLimit = Annotated[int, Field(ge=1, le=MAX_JOURNAL_LIMIT)]
+
+
+class JournalFilters(RequestModel):
+    """Which journal entries: every given filter must match (none: every entry)."""
+
+    method: HttpMethod | None = None
+    path: PathGlob | None = None
+    status: StatusCode | None = None
+    namespace: NamespaceIdentifier | None = Field(
+        default=None, description="the namespace's id or name"
+    )
+    since: AwareDatetime | None = Field(
+        default=None, description="entries at or after this instant (RFC 3339, server clock)"
+    )
+
+
+class JournalEntry(ResponseModel):
+    id: str
+    time: datetime
+    method: str
+    path: str
+    query: str = Field(description="the raw query string")
+    status: int | None = Field(description="null: the connection was dropped by a fault rule")
+    duration_ms: float
+    organization_id: str | None
+    namespace_id: str | None
+    headers: dict[str, str] = Field(description="request headers, credentials masked")
+    request_body: Any = Field(description="JSON when it was JSON, else text; secrets masked")
+    request_body_truncated: bool
+    response_body: Any
+    response_body_truncated: bool
+
+
+class JournalPage(ResponseModel):
+    results: list[JournalEntry]
+    total: int = Field(description="every entry that matches, beyond the limit too")
+
+
+class JournalCount(ResponseModel):
+    count: int
+
+
+# --- Fault rules (D31) ---------------------------------------------------------------------
+
+MAX_FAULT_RULES = 100
+MAX_DELAY_MS = 60_000
+MAX_RETRY_AFTER_SECONDS = 3600
+MSG_NO_EFFECT = "A rule needs at least one effect: status, delay_ms or drop."
+
+
+class FaultCreateRequest(RequestModel):
+    method: HttpMethod | None = Field(default=None, description="absent: every method")
+    path: Annotated[PathGlob, AfterValidator(_v1_glob)] | None = Field(
+        default=None, description="a glob starting with /v1/; absent: every /v1 path"
+    )
+    namespace: NamespaceIdentifier | None = Field(
+        default=None, description="requests that name this namespace (id or name) only"
+    )
+    status: int | None = Field(default=None, strict=True, ge=400, le=599)
+    retry_after: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_RETRY_AFTER_SECONDS,
+        description="seconds: the Retry-After header and details.retry_after_seconds",
+    )
+    error_type: str | None = Field(
+        default=None,
+        strict=True,
+        max_length=100,
+        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description="default: the type D6 gives the status (429: TooManyRequestsError)",
+    )
+    message: str | None = Field(default=None, strict=True, min_length=1, max_length=1000)
+    details: JsonObject | None = None
+    delay_ms: int | None = Field(default=None, strict=True, ge=0, le=MAX_DELAY_MS)
+    drop: bool = Field(default=False, strict=True, description="close the connection unanswered")
+    times: int | None = Field(
+        default=None, strict=True, ge=1, le=INT64_MAX, description="fire at most this often"
+    )
+    after: int = Field(
+        default=0, strict=True, ge=0, le=INT64_MAX, description="let this many matches pass first"
+    )
+    probability: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    seed: int | None = Field(
+        default=None, strict=True, ge=-INT64_MAX, le=INT64_MAX, description="makes it repeatable"
+    )
+
+    @model_validator(mode="after")
+    def _one_effect(self) -> "FaultCreateRequest":
+        if self.status is None and self.delay_ms is None and not self.drop:
+            raise ValueError(MSG_NO_EFFECT)
+        if self.drop and self.status is not None:
+            raise ValueError("A rule either answers a status or drops the connection, not both.")
+        if self.status is None and (
+            self.retry_after is not None
+            or self.error_type is not None
+            or self.message is not None
+            or self.details is not None
+        ):
+            raise ValueError("retry_after, error_type, message and details need a status.")
+        return self
+
+
+class FaultModel(ResponseModel):
+    fault_id: str
+    method: str | None
+    path: str | None
+    namespace: str | None
+    status: int | None
+    retry_after: int | None
+    error_type: str | None
+    message: str | None
+    details: dict[str, Any] | None
+    delay_ms: int | None
+    drop: bool
+    times: int | None
+    after: int
+    probability: float | None
+    seed: int | None
+    created_at: datetime
+    matched: int = Field(description="requests that matched, the ones let pass included")
+    fired: int = Field(description="requests the rule answered, dropped or delayed")
+
+
+class FaultListResponse(ResponseModel):
+    results: list[FaultModel]
+
+
+class FaultDeleteResponse(ResponseModel):
+    success: Literal[True] = True
+    fault_id: str
+
+
+class FaultClearResponse(ResponseModel):
+    success: Literal[True] = True
+    deleted: int
