@@ -105,7 +105,7 @@ def test_spec_declares_bearer_auth_and_the_namespace_header(spec: dict[str, Any]
     patch = spec["paths"]["/v1/buckets/{bucket_id}/syncs/{sync_config_id}"]["patch"]
     assert patch["security"] == [{"HTTPBearer": []}]
     headers = [p["name"] for p in patch["parameters"] if p["in"] == "header"]
-    assert headers == ["X-Namespace"]
+    assert headers == ["X-Namespace", "If-Match"]
     assert "security" not in spec["paths"]["/v1/health"]["get"]
 
 
