@@ -13,6 +13,9 @@ transaction that would change it, and goes on only when a tag matches (``require
 the check and the write are one atomic step. Strong comparison: ``W/"..."`` never matches;
 ``*`` matches any record that exists (a record that does not is the usual 404, since
 preconditions apply only to what would otherwise succeed).
+
+A read with ``If-None-Match`` naming the current tag (weak comparison, as RFC 9110 13.1.2 says
+for it) is answered 304 with the tag and no body (``RecordResponse`` in app/responses.py).
 """
 
 from hashlib import blake2b
@@ -44,6 +47,15 @@ def matches(if_match: str, body: bytes) -> bool:
         return True
     current = etag_of(body).decode("ascii")
     return any(tag.strip() == current for tag in if_match.split(","))
+
+
+def none_match(scope: Scope, etag: bytes) -> bool:
+    """Whether a read's ``If-None-Match`` names ``etag`` (or is ``*``): a 304 then."""
+    values = [value for name, value in scope["headers"] if name == b"if-none-match"]
+    if not values:
+        return False
+    tags = [tag.strip() for tag in b",".join(values).split(b",")]
+    return b"*" in tags or any(tag.removeprefix(b"W/") == etag for tag in tags)
 
 
 def require_match(if_match: str | None, body: bytes) -> None:

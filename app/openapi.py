@@ -3,8 +3,10 @@
 FastAPI derives paths and schemas from the routes; this adds what it cannot see (D16): the
 bearer scheme, every error status an operation can answer, each with the D6 envelope, and the
 headers of D33: ``ETag`` on the answers of routes that return a ``RecordResponse``,
-``Idempotent-Replayed`` on those of routes that take ``Idempotency-Key``, and 412 wherever
-``If-Match`` is taken (both request headers are declared by the routes' dependencies).
+``Idempotent-Replayed`` on those of routes that take ``Idempotency-Key``, 412 wherever
+``If-Match`` is taken (both request headers are declared by the routes' dependencies), and
+``If-None-Match`` with its 304 on the reads of those routes (answered by ``RecordResponse``
+itself, so no route declares it).
 
     python -m app.openapi > openapi.json
 """
@@ -68,6 +70,20 @@ _REPLAYED_HEADER = {
     "description": "`true` when this is the stored answer to an earlier request with the same"
     " Idempotency-Key (nothing was created this time).",
     "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "When one of these tags (or `*`) is the record's current ETag (weak"
+    " comparison), the answer is 304 with no body.",
+    "schema": {"type": "string"},
+}
+_NOT_MODIFIED = {
+    "description": "Not modified: If-None-Match names the record's current ETag. No body.",
+    "headers": {"ETag": _ETAG_HEADER},
 }
 
 
@@ -153,6 +169,9 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
             headers: dict[str, Any] = {}
             if (path, method) in records:
                 headers["ETag"] = _ETAG_HEADER
+                if method == "get":
+                    operation.setdefault("parameters", []).append(_IF_NONE_MATCH)
+                    responses["304"] = _NOT_MODIFIED
             if _takes_header(operation, "Idempotency-Key"):
                 headers["Idempotent-Replayed"] = _REPLAYED_HEADER
             if headers:

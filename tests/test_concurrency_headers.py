@@ -88,6 +88,30 @@ def test_lists_and_action_answers_without_a_record_carry_no_etag(
     assert "etag" not in api.post(f"{path}/unlock").headers
 
 
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_a_read_naming_the_current_tag_in_if_none_match_is_a_304_without_a_body(
+    api: Api, sync: dict[str, Any], method: str
+) -> None:
+    for path in (api.sync_path(sync), f"/v1/buckets/{sync['bucket_id']}"):
+        current = tag(api.get(path))
+        for value in (current, f"W/{current}", f'"0000", {current}', "*"):
+            response = api.request(method, path, headers={"If-None-Match": value})
+            assert response.status_code == 304, (path, value)
+            assert response.content == b""
+            assert response.headers["etag"] == current
+        stale = api.request(method, path, headers={"If-None-Match": '"0000"'})
+        assert stale.status_code == 200
+        assert tag(stale) == current
+
+
+def test_if_none_match_changes_no_write(api: Api, sync: dict[str, Any]) -> None:
+    path = api.sync_path(sync)
+    current = tag(api.get(path))
+    response = api.patch(path, json={"batch_size": 9}, headers={"If-None-Match": current})
+    assert response.status_code == 200
+    assert response.json()["batch_size"] == 9
+
+
 # -- If-Match on PATCH (the hot path) --------------------------------------------------------
 
 
