@@ -46,7 +46,7 @@ from app.etags import etag_of
 from app.headers import API_HEADERS
 
 HEADER = "Idempotency-Key"
-# RFC 9110 field values, as Stripe takes them: printable ASCII, 1 to 255 characters.
+# Printable ASCII (space to tilde), 1 to 255 characters: what any HTTP client can send as is.
 KEY_PATTERN = r"^[\x20-\x7e]+$"
 MAX_KEY_LENGTH = 255
 WINDOW = timedelta(hours=24)
