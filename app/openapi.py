@@ -5,8 +5,8 @@ bearer scheme, every error status an operation can answer, each with the D6 enve
 headers of D33: ``ETag`` on the answers of routes that return a ``RecordResponse``,
 ``Idempotent-Replayed`` on those of routes that take ``Idempotency-Key``, 412 wherever
 ``If-Match`` is taken (both request headers are declared by the routes' dependencies), and
-``If-None-Match`` with its 304 on the reads of those routes (answered by ``RecordResponse``
-itself, so no route declares it).
+``If-None-Match`` with its 304 on the reads of those routes (answered by the request guard,
+so no route declares it).
 
     python -m app.openapi > openapi.json
 """

@@ -41,7 +41,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.errors import validation_error
-from app.etags import etag_of, none_match
+from app.etags import etag_of
 from app.headers import API_HEADERS
 from app.limits import MAX_RECORD_BYTES
 
@@ -67,25 +67,12 @@ class ModelResponse(Response):
 
 
 class RecordResponse(ModelResponse):
-    """One record, with its ``ETag``: the hash of exactly these bytes (app/etags.py). To a
-    GET (or HEAD) whose ``If-None-Match`` names that tag, a 304 without the body."""
+    """One record, with its ``ETag``: the hash of exactly these bytes (app/etags.py)."""
 
     def __init__(self, model: BaseModel | bytes, status_code: int = 200) -> None:
         body = model if isinstance(model, bytes) else record_json(model)
         super().__init__(body, status_code=status_code)
-        self.etag = etag_of(body)
-        self.raw_headers.append((b"etag", self.etag))
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] in _READS and none_match(scope, self.etag):
-            headers = [(b"etag", self.etag), *API_HEADERS]
-            await send({"type": "http.response.start", "status": 304, "headers": headers})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await super().__call__(scope, receive, send)
-
-
-_READS = frozenset({"GET", "HEAD"})
+        self.raw_headers.append((b"etag", etag_of(body)))
 
 
 def record_json(model: BaseModel) -> bytes:
