@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx2
 import pytest
 from starlette.testclient import TestClient
 
@@ -556,6 +557,18 @@ def test_the_sdk_sends_keys_and_preconditions_through_its_own_headers(
 
         read = buckets_api.get_bucket_with_http_info(first.data.bucket_id)
         assert read.headers["etag"] == first.headers["etag"]
+        # A 304 through a real HTTP server: no body, and no length for one.
+        unchanged = httpx2.get(
+            f"{server.url}/v1/buckets/{first.data.bucket_id}",
+            headers={
+                "Authorization": f"Bearer {API_KEY}",
+                "X-Namespace": "default",
+                "If-None-Match": read.headers["etag"],
+            },
+        )
+        assert unchanged.status_code == 304
+        assert unchanged.content == b""
+        assert unchanged.headers["etag"] == read.headers["etag"]
         with pytest.raises(mixpeek.exceptions.ApiException) as failed:
             buckets_api.delete_bucket(first.data.bucket_id, _headers={"If-Match": '"stale"'})
         assert failed.value.status == 412
