@@ -7,7 +7,9 @@ with its Idempotency-Key answers the first answer again, byte for byte, and crea
 
 import importlib
 import re
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx2
@@ -18,6 +20,7 @@ from app.buckets import service as buckets
 from app.db.database import Database
 from app.idempotency import IdempotentCreate, ReplayedAnswer
 from tests.conftest import ADMIN_HEADERS, API_KEY, Api, s3_connection_body
+from tests.s3 import S3Store
 from tests.server_process import ServerProcess
 
 STRONG_TAG = re.compile(r'^"[0-9a-f]{32}"$')
@@ -523,6 +526,48 @@ def test_of_two_racing_creates_with_one_key_the_second_replays_the_first(
         )
     assert replayed.value.body == first
     assert len(api.ok("POST", "/v1/buckets/list")["results"]) == 1
+
+
+# -- racing requests, through a real server ------------------------------------------------
+
+
+def _race(server: ServerProcess, path: str, body: dict[str, Any], key: str) -> list[Any]:
+    """Send the same create with the same key from several threads at once."""
+    headers = {"Authorization": f"Bearer {API_KEY}", "X-Namespace": "default", KEY: key}
+    barrier = threading.Barrier(RACERS)
+
+    def send(_: int) -> Any:
+        barrier.wait()
+        return httpx2.post(f"{server.url}{path}", json=body, headers=headers, timeout=30)
+
+    with ThreadPoolExecutor(RACERS) as pool:
+        return list(pool.map(send, range(RACERS)))
+
+
+RACERS = 6
+
+
+@pytest.mark.e2e
+def test_racing_creates_with_one_key_create_once_and_all_answer_the_same(
+    server: ServerProcess,
+) -> None:
+    answers = _race(server, "/v1/buckets", bucket_body("raced"), "race-bucket")
+    assert [answer.status_code for answer in answers] == [200] * RACERS
+    assert len({answer.content for answer in answers}) == 1
+    assert sum("idempotent-replayed" not in answer.headers for answer in answers) == 1
+
+
+@pytest.mark.e2e
+def test_racing_connection_creates_that_probe_their_store_create_once(
+    server: ServerProcess, s3: S3Store
+) -> None:
+    """Each request tests the store (awaiting the network) after the early check found nothing;
+    the write transactions then find the first one's answer and replay it."""
+    body = s3.connection_body("raced", test_before_save=True)
+    answers = _race(server, "/v1/organizations/connections", body, "race-connection")
+    assert [answer.status_code for answer in answers] == [200] * RACERS, answers[0].text
+    assert len({answer.content for answer in answers}) == 1
+    assert sum("idempotent-replayed" not in answer.headers for answer in answers) == 1
 
 
 # -- the SDK, unmodified ---------------------------------------------------------------------
