@@ -531,6 +531,17 @@ def test_of_two_racing_creates_with_one_key_the_second_replays_the_first(
 # -- racing requests, through a real server ------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    # A long storage deadline: the racing connection tests probe a store from several requests
+    # at once, on a machine that may be busy, and a probe that times out is a 400.
+    with ServerProcess(
+        tmp_path_factory.mktemp("server") / "mock.db",
+        env={"MIXPEEK_MOCK_STORAGE_TIMEOUT_SECONDS": "20"},
+    ) as process:
+        yield process
+
+
 def _race(server: ServerProcess, path: str, body: dict[str, Any], key: str) -> list[Any]:
     """Send the same create with the same key from several threads at once."""
     headers = {"Authorization": f"Bearer {API_KEY}", "X-Namespace": "default", KEY: key}
@@ -571,12 +582,6 @@ def test_racing_connection_creates_that_probe_their_store_create_once(
 
 
 # -- the SDK, unmodified ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("sdk") / "mock.db") as process:
-        yield process
 
 
 @pytest.mark.e2e
