@@ -3,11 +3,12 @@
 An answer carrying one record (a namespace, bucket, storage connection or sync configuration:
 read, create, PATCH, pause, resume) has a strong ``ETag``: a hash of the JSON body it sends.
 A hash of the body rather than of the record's id and ``updated_at``, because some of what a
-record shows changes without a write to its row (a namespace's ``bucket_count``, a sync's run
-lock and counters as the engine moves them): equal tags mean equal bytes, as a strong tag must
-(RFC 9110 8.8.1). The body is already bytes when the tag is made; SHA-256 (cut to 128 bits) of
-a typical record (~1.2 KB) costs about a microsecond, a hundredth of the hot path's PATCH
-(measured faster here than BLAKE2b, MD5 or BLAKE2s: CPUs hash SHA-256 in hardware).
+record shows changes without a write to its row (a namespace's ``bucket_count``), and a tag made
+from the body cannot miss a writer that forgets ``updated_at``: equal tags mean equal bytes, as
+a strong tag must (RFC 9110 8.8.1). The body is already bytes when the tag is made; SHA-256
+(cut to 128 bits) of a typical record (~1.2 KB) costs about a microsecond, a hundredth of the
+hot path's PATCH (measured faster here than BLAKE2b, MD5 or BLAKE2s: CPUs hash SHA-256 in
+hardware).
 
 A PATCH or DELETE with ``If-Match`` renders the record as it stands, inside the write
 transaction that would change it, and goes on only when a tag matches (``require_match``), so

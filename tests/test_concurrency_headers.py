@@ -256,7 +256,7 @@ def test_a_delete_with_if_match_star_deletes_what_exists(
     assert api.delete(path, headers={"If-Match": "*"}).status_code == 404
 
 
-def test_a_bucket_s_tag_read_before_a_change_no_longer_deletes_it(api: Api) -> None:
+def test_a_namespace_s_tag_covers_its_bucket_count(api: Api) -> None:
     """The namespace's tag covers its bucket_count: a bucket added since the read is a change."""
     namespace = api.make_namespace("watched")
     path = f"/v1/namespaces/{namespace['namespace_id']}"
