@@ -31,7 +31,7 @@ ALLOW_METHODS = b"GET, HEAD, POST, PATCH, DELETE"
 # What API clients send: the key, the namespace, the body's type, and the headers of
 # conditional and idempotent writes.
 ALLOW_HEADERS = ("Authorization", "Content-Type", "X-Namespace", "Idempotency-Key", "If-Match")
-EXPOSE_HEADERS = b"ETag, Retry-After, X-Request-ID, WWW-Authenticate, Allow"
+EXPOSE_HEADERS = b"ETag, Idempotent-Replayed, Retry-After, X-Request-ID, WWW-Authenticate, Allow"
 MAX_AGE_SECONDS = b"600"
 PREFLIGHT_VARY = b"Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 

@@ -9,7 +9,8 @@ checks in the same order, by calling the very pieces FastAPI would call:
   body (app.middleware): it answers every body that does not parse, so none is parsed here;
 - ``in_bucket`` resolves namespace and bucket exactly as the route dependency does;
 - the body is validated by the same ``SyncUpdateRequest``, and its errors become the same 422;
-- the handlers are the route functions of ``app.syncs.routes`` themselves.
+- the handlers are the route functions of ``app.syncs.routes`` themselves; PATCH's is handed
+  the ``If-Match`` lines by the same ``if_match_of`` as its dependency (D33).
 
 FastAPI still serves every other request (other methods on this path included) and still
 documents these two operations in openapi.json; the test suites run through this path, since it
@@ -25,6 +26,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.errors import ApiError, api_error_response, validation_error
+from app.etags import if_match_of
 from app.middleware import PARSED_BODY, principal_of
 from app.query_params import check_query
 from app.scopes import in_bucket
@@ -72,7 +74,9 @@ class SyncHotPath:
         if scope["method"] == "GET":
             return await routes.get_sync(sync_config_id, bucket)
         parsed = scope["state"].get(PARSED_BODY)  # None: no body, or JSON null
-        return await routes.update_sync(sync_config_id, _update_request(parsed), bucket)
+        return await routes.update_sync(
+            sync_config_id, _update_request(parsed), bucket, if_match_of(scope)
+        )
 
 
 def _namespace_header(scope: Scope) -> str | None:

@@ -30,6 +30,7 @@ from app.engine.worker import EngineConfig
 from app.errors import install_error_handlers
 from app.health import router as health_router
 from app.hotpath import SyncHotPath
+from app.idempotency import install_replays
 from app.jobs.routes import router as jobs_router
 from app.middleware import RequestGuard
 from app.namespaces.routes import router as namespaces_router
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.journal_size:
         app.add_middleware(RequestRecorder, journal=journal)
     install_error_handlers(app)
+    install_replays(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
     routers = (
         syncs_router,

@@ -20,7 +20,8 @@
    error only ever comes from a statement that applied nothing (see app/db/database.py).
 
 A ``HEAD`` request is answered as its ``GET`` would be (every GET route takes HEAD too, see
-app/main.py), and the guard drops the body, whatever server runs the app.
+app/main.py), and the guard drops the body, whatever server runs the app. A GET or HEAD with
+``If-None-Match`` gets a 304 when it names the answer's ETag (app/etags.py, D33).
 
 It is plain ASGI rather than Starlette's BaseHTTPMiddleware, which would cost a task and two
 queues per request on the hot path.
@@ -58,6 +59,7 @@ from app.errors import (
     error_body,
     validation_error,
 )
+from app.etags import not_modified
 from app.headers import API_HEADERS
 from app.limits import MAX_BODY_SEPARATORS
 
@@ -67,6 +69,7 @@ PUBLIC_PATHS = frozenset({docs.HEALTH_PATH, docs.OPENAPI_PATH, *docs.PATHS})
 # Where the guard leaves the body it parsed, in the request's state (absent: no body).
 PARSED_BODY = "parsed_json_body"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_READ_METHODS = frozenset({"GET", "HEAD"})
 
 # Retrying a request that met another connection's lock: the first pause, and the longest.
 RETRY_FIRST_DELAY_S = 0.005
@@ -122,6 +125,8 @@ class RequestGuard:
             send = self.cors.wrap(send, origin)
         if scope["method"] == "HEAD":
             send = _without_body(send)
+        if b"if-none-match" in headers and scope["method"] in _READ_METHODS:
+            send = not_modified(scope, send)
         body: bytes | None = None
         try:
             path = scope["path"]

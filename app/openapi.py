@@ -1,7 +1,12 @@
 """The OpenAPI document the server publishes, and the command that writes ``openapi.json``.
 
 FastAPI derives paths and schemas from the routes; this adds what it cannot see (D16): the
-bearer scheme, and every error status an operation can answer, each with the D6 envelope.
+bearer scheme, every error status an operation can answer, each with the D6 envelope, and the
+headers of D33: ``ETag`` on the answers of routes that return a ``RecordResponse``,
+``Idempotent-Replayed`` on those of routes that take ``Idempotency-Key``, 412 wherever
+``If-Match`` is taken (both request headers are declared by the routes' dependencies), and
+``If-None-Match`` with its 304 on the reads of those routes (answered by the request guard,
+so no route declares it).
 
     python -m app.openapi > openapi.json
 """
@@ -10,7 +15,7 @@ import copy
 import json
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, get_type_hints
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -19,6 +24,7 @@ from starlette.routing import BaseRoute
 
 from app.errors import ErrorResponse
 from app.middleware import PUBLIC_PATHS
+from app.responses import RecordResponse
 from app.schemas import INT64_MAX
 
 BEARER_SCHEME = "HTTPBearer"
@@ -29,6 +35,7 @@ _ERROR_DESCRIPTIONS = {
     404: "No such resource in the caller's scope, or no such route.",
     405: "Method not allowed on this path.",
     409: "A resource with that name already exists.",
+    412: "If-Match does not match the record's current ETag; nothing was changed.",
     413: "Request body larger than the limit.",
     415: "Request body is not JSON.",
     422: "Validation failed: details.validation_errors lists each problem.",
@@ -54,8 +61,54 @@ _NEVER_CONFLICTING = (
 )
 
 
-def _error_statuses(path: str, method: str) -> list[int]:
+_ETAG_HEADER = {
+    "description": "The record's strong entity tag (a hash of this body), for If-Match.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_REPLAYED_HEADER = {
+    "description": "`true` when this is the stored answer to an earlier request with the same"
+    " Idempotency-Key (nothing was created this time).",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+_IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "required": False,
+    "description": "When one of these tags (or `*`) is the record's current ETag (weak"
+    " comparison), the answer is 304 with no body.",
+    "schema": {"type": "string"},
+}
+_NOT_MODIFIED = {
+    "description": "Not modified: If-None-Match names the record's current ETag. No body.",
+    "headers": {"ETag": _ETAG_HEADER},
+}
+
+
+def _takes_header(operation: dict[str, Any], name: str) -> bool:
+    return any(
+        parameter["in"] == "header" and parameter["name"] == name
+        for parameter in operation.get("parameters", ())
+    )
+
+
+def _record_operations(routes: Iterable[BaseRoute]) -> set[tuple[str, str]]:
+    """(path, method) of the operations that answer one record, with its ETag."""
+    return {
+        (route.path, method.lower())
+        for route in routes
+        if isinstance(route, APIRoute)
+        and get_type_hints(route.endpoint).get("return") is RecordResponse
+        for method in route.methods or ()
+    }
+
+
+def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[int]:
     statuses = [400, 404, 405, 422, 500, 503]
+    if _takes_header(operation, "If-Match"):
+        statuses.append(412)
     if path not in PUBLIC_PATHS:
         statuses.append(401)
     if method in ("post", "put", "patch", "delete"):
@@ -112,12 +165,23 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
         }
     }
     error_content = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}
+    records = _record_operations(app.routes)
     for path, operations in spec["paths"].items():
         for method, operation in operations.items():
             if path not in PUBLIC_PATHS:
                 operation["security"] = [{BEARER_SCHEME: []}]
             responses = operation["responses"]
-            for status in _error_statuses(path, method):
+            headers: dict[str, Any] = {}
+            if (path, method) in records:
+                headers["ETag"] = _ETAG_HEADER
+                if method == "get":
+                    operation.setdefault("parameters", []).append(_IF_NONE_MATCH)
+                    responses["304"] = _NOT_MODIFIED
+            if _takes_header(operation, "Idempotency-Key"):
+                headers["Idempotent-Replayed"] = _REPLAYED_HEADER
+            if headers:
+                responses["200"]["headers"] = headers
+            for status in _error_statuses(path, method, operation):
                 responses[str(status)] = {
                     "description": _ERROR_DESCRIPTIONS[status],
                     "content": error_content,

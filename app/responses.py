@@ -8,6 +8,9 @@ A write renders its record with ``render_record`` inside its transaction, and th
 those bytes: a record that cannot be served (or that is larger than a record may be) raises
 there, the transaction rolls back, and nothing is stored that a later read would fail on.
 
+A route that answers one namespace, bucket, storage connection or sync configuration sends
+``RecordResponse``, which adds the body's strong ``ETag`` (app/etags.py, D33).
+
 A list route sends its page with ``page_response``, which renders the records a few
 milliseconds at a time and lets the event loop serve other requests in between. Why: a page
 may hold 1000 records of 32 KiB, and a record of dense JSON (~9 700 small values) costs ~1.5 ms
@@ -38,6 +41,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.errors import validation_error
+from app.etags import etag_of
 from app.headers import API_HEADERS
 from app.limits import MAX_RECORD_BYTES
 
@@ -60,6 +64,20 @@ class ModelResponse(Response):
             model = model.__pydantic_serializer__.to_json(model)
         super().__init__(model, status_code=status_code)
         self.raw_headers.extend(API_HEADERS)
+
+
+class RecordResponse(ModelResponse):
+    """One record, with its ``ETag``: the hash of exactly these bytes (app/etags.py)."""
+
+    def __init__(self, model: BaseModel | bytes, status_code: int = 200) -> None:
+        body = model if isinstance(model, bytes) else record_json(model)
+        super().__init__(body, status_code=status_code)
+        self.raw_headers.append((b"etag", etag_of(body)))
+
+
+def record_json(model: BaseModel) -> bytes:
+    """A record's JSON exactly as an answer sends it (what its ETag is the hash of)."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def render_record(model: BaseModel) -> bytes:

@@ -21,7 +21,7 @@ from tests.server_process import ServerProcess
 from tests.test_errors import assert_envelope
 
 ALLOWED_HEADERS = {"authorization", "x-namespace", "content-type", "idempotency-key", "if-match"}
-EXPOSED_HEADERS = {"etag", "retry-after", "x-request-id"}
+EXPOSED_HEADERS = {"etag", "idempotent-replayed", "retry-after", "x-request-id"}
 # Answers differ in these whatever the method (the date, a crash's request id).
 VOLATILE = {"date", "x-request-id"}
 

@@ -13,10 +13,10 @@ from app.buckets.schemas import (
     ListBucketsResponse,
     bucket_from_row,
 )
-from app.dependencies import NamespaceScope
+from app.dependencies import IdempotencyDep, IfMatchDep, NamespaceScope
 from app.pagination import Page, PageDep, checked_page
 from app.query_params import StrictQueryRoute
-from app.responses import ModelResponse, PageResponse, page_response
+from app.responses import ModelResponse, PageResponse, RecordResponse, page_response
 from app.scopes import InNamespace
 
 router = APIRouter(prefix="/v1/buckets", tags=["Buckets"], route_class=StrictQueryRoute)
@@ -25,13 +25,16 @@ BucketIdentifier = Annotated[str, Path(description="The bucket's id (bkt_...) or
 
 
 @router.post("", response_model=BucketResponse, summary="Create Bucket")
-async def create_bucket(request: BucketCreateRequest, scope: NamespaceScope) -> ModelResponse:
-    return ModelResponse(
+async def create_bucket(
+    request: BucketCreateRequest, scope: NamespaceScope, once: IdempotencyDep
+) -> RecordResponse:
+    return RecordResponse(
         service.create_bucket(
             scope.database,
             internal_id=scope.principal.internal_id,
             namespace_id=scope.namespace_id,
             fields=request.model_dump(mode="json", exclude_none=True),
+            once=once,
         )
     )
 
@@ -89,20 +92,23 @@ async def list_buckets(
 
 
 @router.get("/{bucket_identifier}", response_model=BucketResponse, summary="Get Bucket")
-async def get_bucket(bucket_identifier: BucketIdentifier, scope: NamespaceScope) -> ModelResponse:
+async def get_bucket(bucket_identifier: BucketIdentifier, scope: NamespaceScope) -> RecordResponse:
     row = service.resolve_bucket(
         scope.database, namespace_id=scope.namespace_id, identifier=bucket_identifier
     )
-    return ModelResponse(bucket_from_row(row))
+    return RecordResponse(bucket_from_row(row))
 
 
 @router.delete(
     "/{bucket_identifier}", response_model=BucketDeletedResponse, summary="Delete Bucket"
 )
 async def delete_bucket(
-    bucket_identifier: BucketIdentifier, scope: NamespaceScope
+    bucket_identifier: BucketIdentifier, scope: NamespaceScope, if_match: IfMatchDep
 ) -> ModelResponse:
     bucket_id = service.delete_bucket(
-        scope.database, namespace_id=scope.namespace_id, identifier=bucket_identifier
+        scope.database,
+        namespace_id=scope.namespace_id,
+        identifier=bucket_identifier,
+        if_match=if_match,
     )
     return ModelResponse(BucketDeletedResponse(bucket_id=bucket_id))

@@ -3,13 +3,14 @@
 import sqlite3
 from typing import Any
 
-from app import identifiers
+from app import etags, idempotency, identifiers
 from app.buckets.schemas import BUCKET_OPTIONS, bucket_from_row
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
+from app.idempotency import IdempotentCreate
 from app.pagination import Page, PageRows, fetch_page, name_contains
-from app.responses import render_record
+from app.responses import record_json, render_record
 from app.schemas import TaskStatusEnum
 
 
@@ -66,13 +67,20 @@ def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
 
 
 def create_bucket(
-    db: Database, *, internal_id: str, namespace_id: str, fields: dict[str, Any]
+    db: Database,
+    *,
+    internal_id: str,
+    namespace_id: str,
+    fields: dict[str, Any],
+    once: IdempotentCreate | None = None,
 ) -> bytes:
-    """A new bucket; its JSON, rendered before the insert commits."""
+    """A new bucket; its JSON, rendered before the insert commits and stored as the answer to
+    ``once``'s key (app/idempotency.py)."""
     now = utc_now()
     bucket_id = identifiers.new_id(identifiers.BUCKET)
     try:
         with db.transaction():
+            idempotency.claim(db, once)
             db.insert(
                 "buckets",
                 {
@@ -91,7 +99,9 @@ def create_bucket(
                 },
             )
             row = resolve_bucket(db, namespace_id=namespace_id, identifier=bucket_id)
-            return render_record(bucket_from_row(row))
+            body = render_record(bucket_from_row(row))
+            idempotency.remember(db, once, body)
+            return body
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A bucket named {fields['bucket_name']!r} already exists in this namespace."
@@ -132,10 +142,15 @@ def list_buckets(
     )
 
 
-def delete_bucket(db: Database, *, namespace_id: str, identifier: str) -> str:
-    """Delete a bucket and its syncs; the deleted id."""
+def delete_bucket(
+    db: Database, *, namespace_id: str, identifier: str, if_match: str | None = None
+) -> str:
+    """Delete a bucket and its syncs; the deleted id. 412 if ``if_match`` does not name the
+    bucket's current ETag."""
     with db.transaction():
         row = resolve_bucket(db, namespace_id=namespace_id, identifier=identifier)
+        if if_match is not None:
+            etags.require_match(if_match, record_json(bucket_from_row(row)))
         db.execute("DELETE FROM buckets WHERE bucket_id = ?", (row["bucket_id"],))
     bucket_id: str = row["bucket_id"]
     return bucket_id

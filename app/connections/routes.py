@@ -12,11 +12,11 @@ from app.connections.schemas import (
     StorageConnectionListResponse,
     StorageConnectionModel,
 )
-from app.dependencies import CallerDep, ProbesDep
+from app.dependencies import CallerDep, IdempotencyDep, IfMatchDep, ProbesDep
 from app.errors import BadRequestError
 from app.pagination import Page, PageDep
 from app.query_params import StrictQueryRoute
-from app.responses import ModelResponse, PageResponse, page_response
+from app.responses import ModelResponse, PageResponse, RecordResponse, page_response
 from app.scopes import Caller
 
 router = APIRouter(
@@ -30,8 +30,11 @@ ConnectionIdentifier = Annotated[str, Path(description="The connection's id (con
 
 @router.post("", response_model=StorageConnectionModel, summary="Create Storage Connection")
 async def create_connection(
-    request: StorageConnectionCreateRequest, caller: CallerDep, probes: ProbesDep
-) -> ModelResponse:
+    request: StorageConnectionCreateRequest,
+    caller: CallerDep,
+    probes: ProbesDep,
+    once: IdempotencyDep,
+) -> RecordResponse:
     config = service.validate_config(request.provider_type, request.provider_config)
     if request.test_before_save:
         # In the probes' own threads: the probe waits on the network, and no transaction is open.
@@ -42,12 +45,13 @@ async def create_connection(
             )
     fields = request.model_dump(mode="json", exclude={"test_before_save"})
     fields["provider_config"] = config
-    return ModelResponse(
+    return RecordResponse(
         service.create_connection(
             caller.database,
             internal_id=caller.principal.internal_id,
             user_id=caller.principal.user_id,
             fields=fields,
+            once=once,
         )
     )
 
@@ -100,11 +104,11 @@ async def list_connections(
 async def get_connection(
     connection_identifier: ConnectionIdentifier,
     caller: CallerDep,
-) -> ModelResponse:
+) -> RecordResponse:
     row = service.resolve_connection(
         caller.database, internal_id=caller.principal.internal_id, identifier=connection_identifier
     )
-    return ModelResponse(service.connection_from_row(row))
+    return RecordResponse(service.connection_from_row(row))
 
 
 @router.delete(
@@ -115,8 +119,12 @@ async def get_connection(
 async def delete_connection(
     connection_identifier: ConnectionIdentifier,
     caller: CallerDep,
+    if_match: IfMatchDep,
 ) -> ModelResponse:
     connection_id = service.delete_connection(
-        caller.database, internal_id=caller.principal.internal_id, identifier=connection_identifier
+        caller.database,
+        internal_id=caller.principal.internal_id,
+        identifier=connection_identifier,
+        if_match=if_match,
     )
     return ModelResponse(StorageConnectionDeletedResponse(connection_id=connection_id))

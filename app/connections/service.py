@@ -5,12 +5,13 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from app import identifiers
+from app import etags, idempotency, identifiers
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
+from app.idempotency import IdempotentCreate
 from app.pagination import Page, PageRows, fetch_page, where_equal
-from app.responses import render_record
+from app.responses import record_json, render_record
 from app.schemas import TaskStatusEnum
 
 from .redaction import redact
@@ -78,14 +79,21 @@ def connection_id_of(db: Database, *, internal_id: str, identifier: str) -> str 
 
 
 def create_connection(
-    db: Database, *, internal_id: str, user_id: str, fields: dict[str, Any]
+    db: Database,
+    *,
+    internal_id: str,
+    user_id: str,
+    fields: dict[str, Any],
+    once: IdempotentCreate | None = None,
 ) -> bytes:
     """Store a connection whose configuration has been validated (and probed, if asked); its
-    JSON, rendered before the insert commits."""
+    JSON, rendered before the insert commits and stored as the answer to ``once``'s key
+    (app/idempotency.py)."""
     now = utc_now()
     connection_id = identifiers.new_id(identifiers.CONNECTION)
     try:
         with db.transaction():
+            idempotency.claim(db, once)
             db.insert(
                 "storage_connections",
                 {
@@ -106,7 +114,9 @@ def create_connection(
                 },
             )
             row = resolve_connection(db, internal_id=internal_id, identifier=connection_id)
-            return render_record(connection_from_row(row))
+            body = render_record(connection_from_row(row))
+            idempotency.remember(db, once, body)
+            return body
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A storage connection named {fields['name']!r} already exists."
@@ -141,10 +151,15 @@ def list_connections(
     )
 
 
-def delete_connection(db: Database, *, internal_id: str, identifier: str) -> str:
-    """Delete a connection no sync uses; the deleted id. A used one is a 400 naming the count."""
+def delete_connection(
+    db: Database, *, internal_id: str, identifier: str, if_match: str | None = None
+) -> str:
+    """Delete a connection no sync uses; the deleted id. A used one is a 400 naming the count;
+    412 if ``if_match`` does not name its current ETag."""
     with db.transaction():
         row = resolve_connection(db, internal_id=internal_id, identifier=identifier)
+        if if_match is not None:
+            etags.require_match(if_match, record_json(connection_from_row(row)))
         connection_id: str = row["connection_id"]
         in_use: int = db.scalar(
             "SELECT COUNT(*) FROM sync_config WHERE connection_id = ?", (connection_id,)

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path
 
 from app.db.database import Database, Row
-from app.dependencies import CallerDep
+from app.dependencies import CallerDep, IdempotencyDep, IfMatchDep
 from app.namespaces import service
 from app.namespaces.schemas import (
     CreateNamespaceRequest,
@@ -16,7 +16,7 @@ from app.namespaces.schemas import (
 )
 from app.pagination import PageDep
 from app.query_params import StrictQueryRoute
-from app.responses import ModelResponse, PageResponse, page_response
+from app.responses import ModelResponse, PageResponse, RecordResponse, page_response
 from app.scopes import Caller
 
 router = APIRouter(prefix="/v1/namespaces", tags=["Namespaces"], route_class=StrictQueryRoute)
@@ -29,12 +29,15 @@ def _public(database: Database, row: Row) -> NamespaceModel:
 
 
 @router.post("", response_model=NamespaceModel, summary="Create Namespace")
-async def create_namespace(request: CreateNamespaceRequest, caller: CallerDep) -> ModelResponse:
-    return ModelResponse(
+async def create_namespace(
+    request: CreateNamespaceRequest, caller: CallerDep, once: IdempotencyDep
+) -> RecordResponse:
+    return RecordResponse(
         service.create_namespace(
             caller.database,
             internal_id=caller.principal.internal_id,
             fields=request.model_dump(mode="json"),
+            once=once,
         )
     )
 
@@ -78,11 +81,11 @@ async def list_namespaces(
 async def get_namespace(
     namespace_identifier: NamespaceIdentifier,
     caller: CallerDep,
-) -> ModelResponse:
+) -> RecordResponse:
     row = service.resolve_namespace(
         caller.database, internal_id=caller.principal.internal_id, identifier=namespace_identifier
     )
-    return ModelResponse(_public(caller.database, row))
+    return RecordResponse(_public(caller.database, row))
 
 
 @router.delete(
@@ -91,8 +94,12 @@ async def get_namespace(
 async def delete_namespace(
     namespace_identifier: NamespaceIdentifier,
     caller: CallerDep,
+    if_match: IfMatchDep,
 ) -> ModelResponse:
     namespace_id = service.delete_namespace(
-        caller.database, internal_id=caller.principal.internal_id, identifier=namespace_identifier
+        caller.database,
+        internal_id=caller.principal.internal_id,
+        identifier=namespace_identifier,
+        if_match=if_match,
     )
     return ModelResponse(NamespaceDeletedResponse(namespace_id=namespace_id))

@@ -3,13 +3,14 @@
 import sqlite3
 from typing import Any
 
-from app import identifiers
+from app import etags, idempotency, identifiers
 from app.clock import utc_now
 from app.db.database import Database, Row
 from app.errors import AlreadyExistsError, NotFoundError
+from app.idempotency import IdempotentCreate
 from app.namespaces.schemas import NAMESPACE_OPTIONS, NamespaceModel, namespace_from_row
 from app.pagination import Page, PageRows, fetch_page, name_contains
-from app.responses import render_record
+from app.responses import record_json, render_record
 
 
 def namespace_not_found(identifier: str) -> NotFoundError:
@@ -46,9 +47,16 @@ def public_namespace(db: Database, row: Row) -> NamespaceModel:
     return namespace_from_row(row, bucket_count=bucket_count(db, row["namespace_id"]))
 
 
-def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) -> bytes:
+def create_namespace(
+    db: Database,
+    *,
+    internal_id: str,
+    fields: dict[str, Any],
+    once: IdempotentCreate | None = None,
+) -> bytes:
     """A new namespace; the newer API's options among ``fields`` are stored as given. Its JSON,
-    rendered before the insert commits."""
+    rendered before the insert commits and stored as the answer to ``once``'s key
+    (app/idempotency.py)."""
     now = utc_now()
     namespace_id = identifiers.new_id(identifiers.NAMESPACE)
     values = {
@@ -67,9 +75,12 @@ def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) 
     }
     try:
         with db.transaction():
+            idempotency.claim(db, once)
             db.insert("namespaces", values)
             row = resolve_namespace(db, internal_id=internal_id, identifier=namespace_id)
-            return render_record(public_namespace(db, row))
+            body = render_record(public_namespace(db, row))
+            idempotency.remember(db, once, body)
+            return body
     except sqlite3.IntegrityError:
         raise AlreadyExistsError(
             f"A namespace named {fields['namespace_name']!r} already exists."
@@ -121,10 +132,15 @@ def list_namespaces(
     )
 
 
-def delete_namespace(db: Database, *, internal_id: str, identifier: str) -> str:
-    """Delete a namespace with its buckets and their syncs; the deleted id."""
+def delete_namespace(
+    db: Database, *, internal_id: str, identifier: str, if_match: str | None = None
+) -> str:
+    """Delete a namespace with its buckets and their syncs; the deleted id. 412 if
+    ``if_match`` does not name its current ETag."""
     with db.transaction():
         row = resolve_namespace(db, internal_id=internal_id, identifier=identifier)
+        if if_match is not None:
+            etags.require_match(if_match, record_json(public_namespace(db, row)))
         db.execute("DELETE FROM namespaces WHERE namespace_id = ?", (row["namespace_id"],))
     namespace_id: str = row["namespace_id"]
     return namespace_id

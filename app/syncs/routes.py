@@ -4,10 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 
-from app.dependencies import BucketScope, EngineDep
+from app.dependencies import BucketScope, EngineDep, IdempotencyDep, IfMatchDep
 from app.pagination import PageDep
 from app.query_params import StrictQueryRoute
-from app.responses import ModelResponse, PageResponse, page_response
+from app.responses import ModelResponse, PageResponse, RecordResponse, page_response
 from app.syncs import lifecycle, service
 from app.syncs.schemas import (
     ListSyncConfigurationsRequest,
@@ -28,9 +28,11 @@ SyncConfigId = Annotated[str, Path(description="The sync configuration's id (syn
 
 
 @router.post("", response_model=SyncConfigurationModel, summary="Create Sync Configuration")
-async def create_sync(request: SyncCreateRequest, scope: BucketScope) -> ModelResponse:
-    return ModelResponse(
-        service.create_sync(scope.database, scope=scope, fields=request.model_dump())
+async def create_sync(
+    request: SyncCreateRequest, scope: BucketScope, once: IdempotencyDep
+) -> RecordResponse:
+    return RecordResponse(
+        service.create_sync(scope.database, scope=scope, fields=request.model_dump(), once=once)
     )
 
 
@@ -64,11 +66,11 @@ async def list_syncs(
 @router.get(
     "/{sync_config_id}", response_model=SyncConfigurationModel, summary="Get Sync Configuration"
 )
-async def get_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+async def get_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> RecordResponse:
     record = service.get_sync(
         scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id
     )
-    return ModelResponse(service.sync_from_record(record))
+    return RecordResponse(service.sync_from_record(record))
 
 
 @router.patch(
@@ -80,15 +82,17 @@ async def update_sync(
     sync_config_id: SyncConfigId,
     request: SyncUpdateRequest,
     scope: BucketScope,
-) -> ModelResponse:
+    if_match: IfMatchDep,
+) -> RecordResponse:
     """Apply exactly the fields sent; ``metadata`` is replaced, not merged."""
-    return ModelResponse(
+    return RecordResponse(
         service.update_sync(
             scope.database,
             bucket_id=scope.bucket_id,
             sync_config_id=sync_config_id,
             changes=request.model_dump(exclude_unset=True),
             user_id=scope.principal.user_id,
+            if_match=if_match,
         )
     )
 
@@ -98,8 +102,15 @@ async def update_sync(
     response_model=SyncDeletedResponse,
     summary="Delete Sync Configuration",
 )
-async def delete_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
-    service.delete_sync(scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id)
+async def delete_sync(
+    sync_config_id: SyncConfigId, scope: BucketScope, if_match: IfMatchDep
+) -> ModelResponse:
+    service.delete_sync(
+        scope.database,
+        bucket_id=scope.bucket_id,
+        sync_config_id=sync_config_id,
+        if_match=if_match,
+    )
     return ModelResponse(SyncDeletedResponse(sync_config_id=sync_config_id))
 
 
@@ -111,9 +122,9 @@ async def delete_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> Model
     response_model=SyncConfigurationModel,
     summary="Pause Sync Configuration",
 )
-async def pause_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+async def pause_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> RecordResponse:
     """Stop scheduling the sync (a run in progress finishes); pausing a paused sync is a no-op."""
-    return ModelResponse(
+    return RecordResponse(
         lifecycle.pause(
             scope.database,
             bucket_id=scope.bucket_id,
@@ -128,9 +139,9 @@ async def pause_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelR
     response_model=SyncConfigurationModel,
     summary="Resume Sync Configuration",
 )
-async def resume_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> ModelResponse:
+async def resume_sync(sync_config_id: SyncConfigId, scope: BucketScope) -> RecordResponse:
     """Resume a paused or FAILED sync: due at once, its failure count reset."""
-    return ModelResponse(
+    return RecordResponse(
         lifecycle.resume(scope.database, bucket_id=scope.bucket_id, sync_config_id=sync_config_id)
     )
 

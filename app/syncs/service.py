@@ -2,13 +2,14 @@
 
 from typing import Any
 
-from app import identifiers
+from app import etags, idempotency, identifiers
 from app.clock import next_update_time, utc_now
 from app.connections.service import connection_id_of, resolve_connection
 from app.db.database import Database, Row, to_column
 from app.errors import NotFoundError
+from app.idempotency import IdempotentCreate
 from app.pagination import Page, PageRows, fetch_page, where_equal
-from app.responses import render_record
+from app.responses import record_json, render_record
 from app.schemas import TaskStatusEnum, from_stored
 from app.scopes import InBucket
 
@@ -34,12 +35,15 @@ def get_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> dict[str, 
     return dict(row)
 
 
-def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> bytes:
+def create_sync(
+    db: Database, *, scope: InBucket, fields: dict[str, Any], once: IdempotentCreate | None = None
+) -> bytes:
     """A new sync in the scope's bucket, reading from one of the organization's connections;
     the record's JSON, rendered before the insert commits (nothing is stored that cannot be
-    served)."""
+    served), and stored as the answer to ``once``'s key (app/idempotency.py)."""
     internal_id = scope.principal.internal_id
     with db.transaction():
+        idempotency.claim(db, once)
         connection = resolve_connection(
             db, internal_id=internal_id, identifier=fields.pop("connection_id")
         )
@@ -78,7 +82,9 @@ def create_sync(db: Database, *, scope: InBucket, fields: dict[str, Any]) -> byt
             "updated_at": now,
         }
         db.insert(TABLE, record)
-        return render_record(sync_from_record(record))
+        body = render_record(sync_from_record(record))
+        idempotency.remember(db, once, body)
+        return body
 
 
 def update_sync(
@@ -88,9 +94,10 @@ def update_sync(
     sync_config_id: str,
     changes: dict[str, Any],
     user_id: str,
+    if_match: str | None = None,
 ) -> bytes:
     """Apply exactly ``changes`` (already validated) and bump ``updated_at``; the new record's
-    JSON.
+    JSON. With ``if_match``, only to the record whose ETag it names (else 412, app/etags.py).
 
     One transaction holding the write lock does it all, so two PATCHes racing on one record
     both take effect (D4), ``updated_at`` strictly increases (D3), and the record is rendered
@@ -101,14 +108,23 @@ def update_sync(
     - when it is not (two writes within a microsecond, or the clock stepped back), or when
       nothing matched, the record is read (404 if there is none) and ``updated_at`` set one
       microsecond past it.
+    An ``If-Match`` needs the record as it stands: it is read (and rendered) first.
     """
     if "metadata" in changes and changes["metadata"] is None:
         changes["metadata"] = {}  # null clears metadata to an empty object
     if "status" in changes or "is_active" in changes:
         return _update_schedule(
-            db, bucket_id=bucket_id, sync_config_id=sync_config_id, changes=changes, user_id=user_id
+            db,
+            bucket_id=bucket_id,
+            sync_config_id=sync_config_id,
+            changes=changes,
+            user_id=user_id,
+            if_match=if_match,
         )
     with db.transaction():
+        if if_match is not None:
+            current = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+            etags.require_match(if_match, record_json(sync_from_record(current)))
         now = utc_now()
         row = db.update(
             TABLE,
@@ -131,6 +147,7 @@ def _update_schedule(
     sync_config_id: str,
     changes: dict[str, Any],
     user_id: str,
+    if_match: str | None,
 ) -> bytes:
     """A PATCH of ``status`` or ``is_active``, which also decides whether the sync is scheduled
     (D19): ``status`` SUSPENDED (or ``paused``) is the same as pause, another status unpauses; a
@@ -138,6 +155,8 @@ def _update_schedule(
     becomes schedulable again is due at once."""
     with db.transaction():
         record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+        if if_match is not None:
+            etags.require_match(if_match, record_json(sync_from_record(dict(record))))
         now = next_update_time(record["updated_at"])
         derived: dict[str, Any] = {}
         status = changes.get("status")
@@ -219,8 +238,15 @@ def list_syncs(
     )
 
 
-def delete_sync(db: Database, *, bucket_id: str, sync_config_id: str) -> None:
+def delete_sync(
+    db: Database, *, bucket_id: str, sync_config_id: str, if_match: str | None = None
+) -> None:
+    """Delete the bucket's sync (with its jobs and dead letters); 404 if there is none, 412 if
+    ``if_match`` does not name its current ETag."""
     with db.transaction():
+        if if_match is not None:
+            current = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
+            etags.require_match(if_match, record_json(sync_from_record(current)))
         deleted = db.execute(
             f"DELETE FROM {TABLE} WHERE sync_config_id = ? AND bucket_id = ?",
             (sync_config_id, bucket_id),
