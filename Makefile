@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine openapi schema migration lock clean
+.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine bench-postgres bench-journal openapi schema migration lock clean
 
 # Dependencies come from the lock files, pinned with hashes (see "Reproducible installs" in
 # README.md): requirements.lock for the server, requirements-test.lock for it and the test
@@ -57,6 +57,14 @@ bench-isolation: $(BIN)/mixpeek-mock
 ## The sync engine against moto: files/s against a boto3 loop, GET p99 during runs, RSS.
 bench-engine: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/engine.py
+
+## PATCH at 32 connections: SQLite, PostgreSQL with one and two processes (bench/postgres.py).
+bench-postgres: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/postgres.py
+
+## PATCH with the request journal off and on (bench/journal.py).
+bench-journal: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/journal.py
 
 ## Regenerate the committed openapi.json from the app.
 openapi: $(BIN)/mixpeek-mock

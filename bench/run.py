@@ -147,13 +147,14 @@ class Results:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start one target server, pinned to SERVER_CPU."""
+    """How to start one target server, pinned to ``cpus`` (SERVER_CPU unless said)."""
 
     name: str
     argv: list[str]
     port: int
     log_path: Path
     env: dict[str, str] | None = None
+    cpus: str = SERVER_CPU
 
     @property
     def base_url(self) -> str:
@@ -175,7 +176,7 @@ def running(launch: Launch, timeout_s: float) -> Iterator[Running]:
     with launch.log_path.open("ab") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, *launch.argv],
+            ["taskset", "-c", launch.cpus, *launch.argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -350,9 +351,11 @@ def request_headers(api_key: str) -> dict[str, str]:
 # --- mixpeek-mock -------------------------------------------------------------------------------
 
 
-def server_launch(binary: Path, workdir: Path, api_key: str) -> Launch:
+def server_launch(
+    binary: Path, workdir: Path, api_key: str, database_url: str | None = None
+) -> Launch:
     port = free_port()
-    database_url = f"sqlite:///{workdir / 'bench.db'}"
+    database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     return Launch(
         name=SERVER,
         argv=[
