@@ -30,6 +30,7 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 from schemathesis import Case, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -95,11 +96,14 @@ def authenticate(case: Case[Any]) -> None:
     """The admin API opens to the admin token alone (D28): its operations get it instead of the
     key (schemathesis sends the configured key with every operation)."""
     if is_admin(case):
-        case.headers = {**(case.headers or {}), **ADMIN_HEADERS}
+        if case.headers is None:
+            case.headers = CaseInsensitiveDict()
+        case.headers.update(ADMIN_HEADERS)
 
 
 def is_admin(case: Case[Any]) -> bool:
-    return case.operation.path.startswith("/_mock/")
+    path: str = case.operation.path
+    return path.startswith("/_mock/")
 
 
 def undo_admin_effects(case: Case[Any], client: httpx2.Client) -> None:

@@ -1263,6 +1263,17 @@ def _auth_cases() -> list[Case]:
     return cases
 
 
+MALFORMED_JOURNAL_FILTERS: list[tuple[str, dict[str, Any]]] = [
+    ("status 'abc'", {"status": "abc"}),
+    ("status '200'", {"status": "200"}),
+    ("since garbage", {"since": "garbage"}),
+    ("since without an offset", {"since": "2030-01-01T00:00:00"}),
+    ("path '**/' x 1000", {"path": "**/" * 1000}),
+    ("method FETCH", {"method": "FETCH"}),
+    ("limit (not a filter of the count)", {"limit": 10**9}),
+]
+
+
 def _admin_specific_cases() -> list[Case]:
     fault_rules: list[tuple[str, dict[str, Any]]] = [
         ("path /_mock/**", {"path": "/_mock/**"}),
@@ -1529,15 +1540,7 @@ def _admin_specific_cases() -> list[Case]:
             "a malformed filter: 422 naming it",
             fields=fields,
         )
-        for label, fields in [
-            ("status 'abc'", {"status": "abc"}),
-            ("status '200'", {"status": "200"}),
-            ("since garbage", {"since": "garbage"}),
-            ("since without an offset", {"since": "2030-01-01T00:00:00"}),
-            ("path '**/' x 1000", {"path": "**/" * 1000}),
-            ("method FETCH", {"method": "FETCH"}),
-            ("limit (not a filter of the count)", {"limit": 10**9}),
-        ]
+        for label, fields in MALFORMED_JOURNAL_FILTERS
     ]
     cases += [
         Case(

@@ -42,8 +42,11 @@ def parse_glob(glob: str) -> tuple[Part, ...]:
             parts.append(_SEGMENT)
             index += 1
         else:
-            literal = parts.pop() if parts and isinstance(parts[-1], str) else ""
-            parts.append(literal + glob[index])
+            last = parts[-1] if parts else None
+            if isinstance(last, str):
+                parts[-1] = last + glob[index]
+            else:
+                parts.append(glob[index])
             index += 1
     return tuple(parts)
 
