@@ -182,6 +182,28 @@ def test_a_malformed_clock_change_is_a_422_and_changes_nothing(
     assert admin_ok(client, "GET", "/clock") == before
 
 
+def test_advances_that_add_up_past_the_latest_clock_are_a_422_and_change_nothing(
+    client: TestClient,
+) -> None:
+    """Each advance is bounded, but they add up: from 8999 they used to overflow the year 9999
+    after a few calls, and every later one answered 500."""
+    before = admin_ok(
+        client, "POST", "/clock", json={"freeze": True, "set": "8991-01-01T00:00:00Z"}
+    )
+    for body in (
+        {"advance_seconds": 10 * 365 * 24 * 3600},
+        {"set": "8999-12-31T23:59:59Z", "advance_seconds": 1},
+    ):
+        response = admin(client, "POST", "/clock", json=body)
+        assert response.status_code == 422, response.text
+        (problem,) = response.json()["error"]["details"]["validation_errors"]
+        assert problem["location"] == ["body", "advance_seconds"]
+        assert admin_ok(client, "GET", "/clock") == before
+    for _ in range(100):
+        admin_ok(client, "POST", "/clock", json={"advance_seconds": 24 * 3600})
+    assert admin_ok(client, "GET", "/clock")["now"].startswith("8991-04-11")
+
+
 def test_moving_the_clock_moves_live_leases_with_it(
     api: Api, client: TestClient, database: Database
 ) -> None:

@@ -192,6 +192,19 @@ def test_the_list_is_bounded(client: TestClient) -> None:
     assert len(rules(client)) == MAX_FAULT_RULES
 
 
+def test_a_rule_full_of_wildcards_costs_a_request_bounded_time(
+    api: Api, client: TestClient
+) -> None:
+    """A rule's glob is tried on every request to /v1, whose path the caller chooses: it used
+    to be a backtracking regex, minutes of event loop for ``**a`` repeated (see the journal's
+    test of the same globs)."""
+    add_rule(client, path="/v1/" + "**a" * 300 + "X", status=500)
+    started = time.perf_counter()
+    response = api.get("/v1/buckets/" + "a" * 4000)
+    assert time.perf_counter() - started < 5
+    assert response.status_code == 404, response.text
+
+
 @pytest.mark.parametrize(
     ("rule", "field"),
     [

@@ -6,6 +6,11 @@ namespace. No answer may be a 5xx, and each one's status, content type and body 
 spec declares for that operation (CONTRACT.md D16: the spec tells the truth about the server).
 The stateful test follows links from each create to the get, patch and delete of what it made.
 
+The admin API (``/_mock/``, D28 to D32) is fuzzed too, with the admin token. What a fuzzed admin
+call leaves behind that would break the run rather than test the server is undone after it (see
+``undo_admin_effects``); a reset or a restore between /v1 calls stays, since every answer after it
+must still be what the spec says.
+
 Part of the cases are aimed at a seeded namespace, bucket, connection and sync, so lookups also
 find something and PATCH validates bodies against a stored record (see ``tests/fuzz_support.py``).
 
@@ -16,6 +21,7 @@ A failure prints the request that caused it as a curl line.
 import json
 import os
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +30,7 @@ import hypothesis
 import pytest
 import requests
 import schemathesis
+from requests.structures import CaseInsensitiveDict
 from schemathesis import Case, Response
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -32,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import API_KEY, s3_connection_body
+from tests.conftest import ADMIN_HEADERS, API_KEY, s3_connection_body
 from tests.fuzz_support import Seeded, steer_to_seeded, with_links
 from tests.server_process import ServerProcess
 
@@ -83,6 +90,38 @@ BUCKET = {
     "bucket_schema": {"properties": {"video": {"type": "video"}}},
 }
 CONNECTION = s3_connection_body("fuzz-connection")
+
+
+def authenticate(case: Case[Any]) -> None:
+    """The admin API opens to the admin token alone (D28): its operations get it instead of the
+    key (schemathesis sends the configured key with every operation)."""
+    if is_admin(case):
+        if case.headers is None:
+            case.headers = CaseInsensitiveDict()
+        case.headers.update(ADMIN_HEADERS)
+
+
+def is_admin(case: Case[Any]) -> bool:
+    path: str = case.operation.path
+    return path.startswith("/_mock/")
+
+
+def undo_admin_effects(case: Case[Any], client: httpx2.Client) -> None:
+    """After a fuzzed admin call, take away what would make later calls of the run fail for
+    reasons that are not the server's: a fault rule (it would answer, delay by up to a minute or
+    drop the later requests it matches, each a "failure" of the fuzzer's making) and a moved or
+    frozen clock (records would then carry far dates; harmless, but a frozen clock hides the
+    ordering of what later calls create). The call itself and its answer were checked in full;
+    only its lasting effect is undone. A reset or a snapshot restore is left as it is: the
+    seeded records are made again before the next operation, and every answer meanwhile must
+    conform like any other."""
+    if not is_admin(case):
+        return
+    admin = {"Authorization": ADMIN_HEADERS["Authorization"]}
+    assert client.delete("/_mock/faults", headers=admin).status_code == 200
+    now = datetime.now(UTC).isoformat()
+    moved = client.post("/_mock/clock", headers=admin, json={"freeze": False, "set": now})
+    assert moved.status_code == 200, moved.text
 
 
 @pytest.fixture(scope="module")
@@ -151,10 +190,14 @@ def seed_records(client: httpx2.Client, seeded: Seeded) -> None:
 # leaves the rest of that operation's cases to meet the 404.
 @hypothesis.settings(suppress_health_check=[hypothesis.HealthCheck.function_scoped_fixture])
 def test_every_operation_answers_as_the_spec_says(
-    case: Case[Any], server: ServerProcess, seeded: Seeded
+    case: Case[Any], server: ServerProcess, client: httpx2.Client, seeded: Seeded
 ) -> None:
     seeded.resolve(case)
-    case.call_and_validate(base_url=server.url, session=SESSION, checks=CHECKS)
+    authenticate(case)
+    try:
+        case.call_and_validate(base_url=server.url, session=SESSION, checks=CHECKS)
+    finally:
+        undo_admin_effects(case, client)
 
 
 # Where what a create answered can be deleted, and in which order: a sync before its bucket or
@@ -180,11 +223,13 @@ def test_create_then_use_follows_the_spec(
 
         def before_call(self, case: Case[Any]) -> None:
             seeded.resolve(case)
+            authenticate(case)
 
         def get_call_kwargs(self, case: Case[Any]) -> dict[str, Any]:
             return {"base_url": server.url, "session": SESSION}
 
         def after_call(self, response: Response, case: Case[Any]) -> None:
+            undo_admin_effects(case, client)
             path = CREATED.get(case.operation.label)
             if path is not None and response.status_code == 200:
                 self.created.append(path.format(**response.json()))

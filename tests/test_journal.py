@@ -1,12 +1,14 @@
 """The request journal (CONTRACT.md D30): what a test suite reads to verify what its code sent."""
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.admin.globs import glob_matches
 from app.admin.journal import BODY_LIMIT_BYTES
 from app.db.database import Database
 from app.main import create_app
@@ -164,6 +166,55 @@ def test_malformed_filters_are_a_422_naming_the_field(
         error = response.json()["error"]
         assert error["type"] == "ValidationError"
         assert [item["location"][-1] for item in error["details"]["validation_errors"]] == [field]
+
+
+@pytest.mark.parametrize(
+    "glob",
+    [
+        "/v1/" + "**a" * 300 + "X",
+        "/v1/" + "*a" * 500 + "X",
+        "**/" * 341,
+        "/v1" + "/**/a" * 200 + "X",
+    ],
+)
+def test_a_glob_full_of_wildcards_is_matched_in_bounded_time(
+    api: Api, client: TestClient, glob: str
+) -> None:
+    """A backtracking regex took minutes (exponential in the wildcards) for ``**a`` ten
+    times against a path of 200 ``a``: the journal's filter, and a fault rule on every /v1
+    request, held the event loop that long."""
+    for path in ("a" * 2000, "a/" * 1000):
+        for _ in range(10):
+            api.get(f"/v1/buckets/{path}")
+    started = time.perf_counter()
+    counted = count(client, path=glob)
+    page = journal(client, path=glob, limit=1)
+    assert time.perf_counter() - started < 5
+    assert counted == page["total"]
+    assert counted in (0, 10, 20)
+
+
+@pytest.mark.parametrize(
+    ("glob", "path", "matches"),
+    [
+        ("/v1/**/syncs", "/v1/syncs", True),
+        ("/v1/**/syncs", "/v1/buckets/b/syncs", True),
+        ("/v1/**/syncs", "/v1//syncs", True),
+        ("/v1/**/syncs", "/v1/buckets/syncsx", False),
+        ("/v1/*/syncs", "/v1/b/c/syncs", False),
+        ("/v1/*", "/v1/", True),
+        ("/v1/b*s", "/v1/buckets", True),
+        ("/v1/b*s", "/v1/b/s", False),
+        ("/v1/b**s", "/v1/b/s", True),
+        ("/v1/****", "/v1/a/b", True),
+        ("/v1/.*", "/v1/ab", False),
+        ("/v1/[ab]", "/v1/a", False),
+        ("/v1/[ab]", "/v1/[ab]", True),
+        ("/v1/**", "/v1", False),
+    ],
+)
+def test_glob_semantics(glob: str, path: str, matches: bool) -> None:
+    assert glob_matches(glob, path) is matches
 
 
 def test_delete_clears_the_journal_and_a_reset_does_too(api: Api, client: TestClient) -> None:

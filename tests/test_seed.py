@@ -241,6 +241,8 @@ def test_every_problem_is_reported_with_its_place_and_nothing_is_applied(
     assert "used twice" in places["organizations[0].namespaces[2].namespace_name"]
     for item in body["error"]["details"]["validation_errors"]:
         assert item["location"][0] == "body"
+        # Every part a string, list indexes too, as in every other 422 (D6).
+        assert all(isinstance(part, str) for part in item["location"]), item
     assert dump(database) == before
 
 

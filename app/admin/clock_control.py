@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from app import clock
+from app.admin.schemas import LATEST_CLOCK
 from app.clock import ClockState
 from app.db.database import Database, to_column
 from app.engine import scheduler
+from app.errors import ValidationError, validation_error
 
 # At most this many due syncs are claimed by one clock change; more wait for the scheduler.
 MAX_CLAIMS_PER_CHANGE = 1000
@@ -39,11 +41,22 @@ def change_clock(db: Database, change: ClockChange) -> ClockState:
         if change.set_to is not None:
             state = state.set(change.set_to)
         if change.advance is not None:
+            # Each advance is bounded, but advances add up: past the latest instant a clock
+            # may show, timestamps would soon overflow (year 9999) and every write fail.
+            if change.advance >= LATEST_CLOCK - state.now():
+                raise _past_the_latest_clock()
             state = state.advance(change.advance)
         _shift_leases(db, state.now() - moved_from)
         clock.store(db, state)
     clock.apply(state)
     return state
+
+
+def _past_the_latest_clock() -> ValidationError:
+    message = f"The clock cannot be moved to {LATEST_CLOCK.year} or later."
+    return validation_error(
+        [{"type": "clock_out_of_range", "loc": ("body", "advance_seconds"), "msg": message}]
+    )
 
 
 def _shift_leases(db: Database, by: timedelta) -> None:

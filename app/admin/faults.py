@@ -27,7 +27,7 @@ from typing import Any
 from starlette.types import Scope
 
 from app import identifiers
-from app.admin.globs import compile_glob
+from app.admin.globs import glob_matches
 from app.admin.schemas import MAX_FAULT_RULES, FaultCreateRequest, FaultModel
 from app.clock import utc_now
 from app.db.database import Database
@@ -136,7 +136,7 @@ class FaultBook:
             spec = rule.spec
             if spec.method is not None and spec.method != method:
                 continue
-            if spec.path is not None and compile_glob(spec.path).fullmatch(path) is None:
+            if spec.path is not None and not glob_matches(spec.path, path):
                 continue
             if spec.namespace is not None:
                 if namespace is _UNRESOLVED:

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import docs
-from app.admin.globs import compile_glob
+from app.admin.globs import glob_matches
 from app.admin.masking import masked_headers, masked_json, masked_string, masked_text
 from app.clock import utc_now
 from app.errors import DropConnection
@@ -82,7 +82,7 @@ class Filters:
             and (self.status is None or entry.status == self.status)
             and (self.since is None or entry.time >= self.since)
             and (self.namespace_ids is None or entry.namespace_id in self.namespace_ids)
-            and (self.path is None or compile_glob(self.path).fullmatch(entry.path) is not None)
+            and (self.path is None or glob_matches(self.path, entry.path))
         )
 
 

@@ -288,7 +288,8 @@ class SeedError(Exception):
             "validation_errors": [
                 {
                     "type": problem.type,
-                    "location": ["body", *problem.place],
+                    # Strings, as every other 422 of the API (D6): a list index too.
+                    "location": ["body", *(str(part) for part in problem.place)],
                     "message": problem.message,
                     "path": format_place(problem.place),
                 }
