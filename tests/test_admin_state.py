@@ -168,6 +168,10 @@ def test_a_frozen_clock_stamps_records_and_advances_only_when_told(
         {"set": "2030-01-01T00:00:00"},  # no offset: ambiguous
         {"set": "1900-01-01T00:00:00Z"},
         {"advance_seconds": -1},
+        {"advance_seconds": "10"},
+        {"advance_seconds": True},
+        {"set": 0},
+        {"set": "1700000000"},
         {"advance_seconds": 1e12},
         {"speed": 2},
     ],

@@ -222,6 +222,7 @@ def test_a_rule_full_of_wildcards_costs_a_request_bounded_time(
         ({"delay_ms": 60_001}, "delay_ms"),
         ({"delay_ms": -1}, "delay_ms"),
         ({"status": 500, "probability": 1.5}, "probability"),
+        ({"status": 500, "probability": True}, "probability"),
         ({"status": 500, "times": 0}, "times"),
         ({"status": 500, "after": -1}, "after"),
         ({"status": 429, "retry_after": -1}, "retry_after"),

@@ -148,6 +148,8 @@ def test_since_is_inclusive_on_the_servers_clock(api: Api, client: TestClient) -
         ({"status": "abc"}, "status"),
         ({"status": 99}, "status"),
         ({"since": "yesterday"}, "since"),
+        ({"since": "1"}, "since"),
+        ({"since": 1700000000}, "since"),
         ({"since": "2030-01-01T00:00:00"}, "since"),  # no offset: ambiguous
         ({"limit": 0}, "limit"),
         ({"limit": 1001}, "limit"),

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import AwareDatetime
 
 from app import clock
 from app.admin import state
@@ -28,6 +27,7 @@ from app.admin.schemas import (
     FaultListResponse,
     FaultModel,
     HttpMethod,
+    Instant,
     JournalCount,
     JournalFilters,
     JournalLimit,
@@ -186,7 +186,7 @@ async def read_journal(
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
     namespace: Annotated[NamespaceIdentifier | None, Query(description="id or name")] = None,
     since: Annotated[
-        AwareDatetime | None, Query(description="RFC 3339, inclusive, on the server's clock")
+        Instant | None, Query(description="RFC 3339, inclusive, on the server's clock")
     ] = None,
     limit: Annotated[JournalLimit, Query()] = DEFAULT_JOURNAL_LIMIT,
 ) -> ModelResponse:

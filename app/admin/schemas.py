@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, Field, model_validator
 
 from app.admin.globs import MAX_GLOB_LENGTH
 from app.limits import MAX_NAME_LENGTH
@@ -26,6 +26,19 @@ EARLIEST_CLOCK = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST_CLOCK = datetime(9000, 1, 1, tzinfo=UTC)
 # Ten years: far beyond any schedule, and no date can overflow from a frozen clock moved by it.
 MAX_ADVANCE_SECONDS = 10 * 365 * 24 * 3600
+
+
+def _rfc3339_text(value: Any) -> Any:
+    """An instant is RFC 3339 text: not a number pydantic would read as Unix time."""
+    if not isinstance(value, str):
+        raise ValueError("an instant is RFC 3339 text, e.g. 2030-01-01T00:00:00Z")
+    if value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("an instant is RFC 3339 text, not a number of seconds")
+    return value
+
+
+# An instant as the admin API takes it: RFC 3339 text with its offset.
+Instant = Annotated[AwareDatetime, BeforeValidator(_rfc3339_text)]
 
 
 def _within_clock_range(value: datetime) -> datetime:
@@ -65,11 +78,12 @@ class ClockRequest(RequestModel):
         strict=True,
         description="true stops the clock where it is; false lets it run on from there",
     )
-    set: Annotated[AwareDatetime, AfterValidator(_within_clock_range)] | None = Field(
+    set: Annotated[Instant, AfterValidator(_within_clock_range)] | None = Field(
         default=None, description="jump to this instant (RFC 3339, with its offset)"
     )
     advance_seconds: float | None = Field(
         default=None,
+        strict=True,
         ge=0,
         le=MAX_ADVANCE_SECONDS,
         allow_inf_nan=False,
@@ -136,7 +150,7 @@ class JournalFilters(RequestModel):
     namespace: NamespaceIdentifier | None = Field(
         default=None, description="the namespace's id or name"
     )
-    since: AwareDatetime | None = Field(
+    since: Instant | None = Field(
         default=None, description="entries at or after this instant (RFC 3339, server clock)"
     )
 
@@ -208,7 +222,7 @@ class FaultCreateRequest(RequestModel):
     after: int = Field(
         default=0, strict=True, ge=0, le=INT64_MAX, description="let this many matches pass first"
     )
-    probability: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    probability: float | None = Field(default=None, strict=True, ge=0, le=1, allow_inf_nan=False)
     seed: int | None = Field(
         default=None, strict=True, ge=-INT64_MAX, le=INT64_MAX, description="makes it repeatable"
     )
