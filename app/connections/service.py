@@ -1,13 +1,12 @@
 """Storage connection rules: organization scope, credential redaction, delete protection."""
 
-import sqlite3
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
 from app import identifiers
 from app.clock import utc_now
-from app.db.database import Database, Row
+from app.db.database import Database, IntegrityError, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
 from app.pagination import Page, PageRows, fetch_page, where_equal
 from app.responses import render_record
@@ -107,7 +106,7 @@ def create_connection(
             )
             row = resolve_connection(db, internal_id=internal_id, identifier=connection_id)
             return render_record(connection_from_row(row))
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExistsError(
             f"A storage connection named {fields['name']!r} already exists."
         ) from None

@@ -1,11 +1,10 @@
 """Namespace rules: unique names per organization, lookup by id or name, cascade on delete."""
 
-import sqlite3
 from typing import Any
 
 from app import identifiers
 from app.clock import utc_now
-from app.db.database import Database, Row
+from app.db.database import Database, IntegrityError, Row
 from app.errors import AlreadyExistsError, NotFoundError
 from app.namespaces.schemas import NAMESPACE_OPTIONS, NamespaceModel, namespace_from_row
 from app.pagination import Page, PageRows, fetch_page, name_contains
@@ -70,7 +69,7 @@ def create_namespace(db: Database, *, internal_id: str, fields: dict[str, Any]) 
             db.insert("namespaces", values)
             row = resolve_namespace(db, internal_id=internal_id, identifier=namespace_id)
             return render_record(public_namespace(db, row))
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExistsError(
             f"A namespace named {fields['namespace_name']!r} already exists."
         ) from None
