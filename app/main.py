@@ -1,5 +1,6 @@
 """The application factory: one FastAPI app per call, configured by the settings it is given."""
 
+import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,8 +15,10 @@ from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
 from app.cors import CorsPolicy
 from app.db.checkpoint import Checkpointer
-from app.db.database import Database
+from app.db.database import POSTGRESQL, Database, SQLiteDatabase, backend_of
 from app.db.migrate import upgrade_to_head
+from app.db.workers import STATE_KEY as WORKERS_STATE_KEY
+from app.db.workers import OffLoop, RequestWorkers
 from app.dead_letters.routes import router as dead_letters_router
 from app.docs import docs_router
 from app.engine.leases import new_worker_id
@@ -34,43 +37,85 @@ from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
 
 
+@asynccontextmanager
+async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """PostgreSQL: requests run on worker threads, each on its own connection
+    (app/db/workers.py), and wait for the writer lock there, up to ``lock_wait_seconds``."""
+    from app.db.postgres import ThreadLocalDatabase
+
+    with contextlib.closing(Database.open(settings.database_url)) as database:
+        upgrade_to_head(database, settings.database_url)
+    # The reaper's own connection, used from a thread (it must not block the loop either).
+    reaper_database = Database.open(settings.database_url)
+    app.state.database = ThreadLocalDatabase(
+        settings.database_url, lock_wait_seconds=settings.lock_wait_seconds
+    )
+    workers = RequestWorkers(settings.database_pool_size)
+    setattr(app.state, WORKERS_STATE_KEY, workers)
+    try:
+        async with _serving(app, settings, reaper_database=reaper_database, reap_in_thread=True):
+            yield
+    finally:
+        workers.close()
+        app.state.database.close()
+        reaper_database.close()
+
+
+@asynccontextmanager
+async def _serving(
+    app: FastAPI, settings: Settings, *, reaper_database: Database, reap_in_thread: bool = False
+) -> AsyncIterator[None]:
+    """What serving needs besides the database, on either backend."""
+    app.state.probes = ProbePool(
+        policy=EgressPolicy(settings.storage_endpoints),
+        seconds=settings.storage_timeout_seconds,
+        threads=settings.storage_probe_threads,
+    )
+    engine = app.state.engine = EngineSupervisor(
+        # A new worker id for every start: leases name the process that holds them.
+        EngineConfig.from_settings(settings, worker_id=new_worker_id())
+    )
+    reaper = LeaseReaper(
+        reaper_database, live_worker_ids={engine.worker_id}, in_thread=reap_in_thread
+    )
+    reaper.reap_at_start()
+    reaper.start()
+    if settings.scheduler:
+        engine.start()
+    # Everything built so far lives as long as the process: keep it out of the garbage
+    # collector's generations, so that collections during requests stay short. (No
+    # gc.collect() first: it would add a twentieth of a second to every start.)
+    gc.freeze()
+    try:
+        yield
+    finally:
+        await engine.stop()
+        await reaper.stop()
+        app.state.probes.close()
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if backend_of(settings.database_url) == POSTGRESQL:
+            async with _postgres_serving(app, settings):
+                yield
+            return
         database = Database.open(settings.database_url)
-        upgrade_to_head(database.conn, settings.database_url)
+        assert isinstance(database, SQLiteDatabase)
+        upgrade_to_head(database, settings.database_url)
         database.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer does it
         # Never wait for another process's lock on the event loop: the guard retries instead.
         database.wait_for_locks(0)
         app.state.database = database
         checkpointer = Checkpointer(settings.database_url)
         checkpointer.start()
-        app.state.probes = ProbePool(
-            policy=EgressPolicy(settings.storage_endpoints),
-            seconds=settings.storage_timeout_seconds,
-            threads=settings.storage_probe_threads,
-        )
-        engine = app.state.engine = EngineSupervisor(
-            # A new worker id for every start: leases name the process that holds them.
-            EngineConfig.from_settings(settings, worker_id=new_worker_id())
-        )
-        reaper = LeaseReaper(database, live_worker_ids={engine.worker_id})
-        reaper.reap_at_start()
-        reaper.start()
-        if settings.scheduler:
-            engine.start()
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's generations, so that collections during requests stay short. (No
-        # gc.collect() first: it would add a twentieth of a second to every start.)
-        gc.freeze()
         try:
-            yield
+            async with _serving(app, settings, reaper_database=database):
+                yield
         finally:
-            await engine.stop()
-            await reaper.stop()
-            app.state.probes.close()
             await checkpointer.stop()
             database.close()
 
@@ -90,8 +135,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    # Middleware added last runs first: the guard authenticates and checks the body, then the
-    # hot path serves sync reads and PATCHes, then FastAPI routes the rest.
+    # Middleware added last runs first: (off the loop on PostgreSQL) the guard authenticates
+    # and checks the body, then the hot path serves sync reads and PATCHes, then FastAPI
+    # routes the rest.
     app.add_middleware(SyncHotPath)
     app.add_middleware(
         RequestGuard,
@@ -99,6 +145,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lock_wait_seconds=settings.lock_wait_seconds,
         cors=CorsPolicy(settings.cors_origins),
     )
+    # Outermost: on PostgreSQL, the whole request, guard included, runs on a worker thread.
+    app.add_middleware(OffLoop)
     install_error_handlers(app)
     # Routers are matched in this order, so the hot path (sync reads and PATCHes) comes first.
     routers = (

@@ -36,7 +36,14 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="the SQLite file: sqlite:///relative/path or sqlite:////absolute/path"
-        " (a leading ~ is expanded)",
+        " (a leading ~ is expanded); or PostgreSQL: postgresql://user:password@host:port/name",
+    )
+    database_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="PostgreSQL only: requests that talk to the database at once, each on its"
+        " own thread and connection (so, connections per server process)",
     )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(

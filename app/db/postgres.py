@@ -1,0 +1,354 @@
+"""The PostgreSQL backend: the ``Database`` interface over psycopg 3, for many server instances
+sharing one database (CONTRACT.md D34, D35).
+
+The services keep writing the SQL they write for SQLite (``?`` placeholders, portable
+functions). Each statement is translated once, then cached: ``?`` becomes ``%s``, SQLite's
+numbered ``?1`` a named ``%(p1)s``, a literal ``%`` is doubled, and the SQLite functions the
+services use that PostgreSQL names otherwise (``instr``) are renamed. Values come back as the
+SQLite backend decodes them: psycopg reads ``json`` and ``boolean`` columns as Python objects
+and bools, and the ``timestamp`` columns the migrations make are read as aware UTC datetimes
+(the session's time zone is UTC, so aware datetimes written and compared here mean UTC too),
+with their microseconds.
+
+Transactions serialize every writer, as SQLite's ``BEGIN IMMEDIATE`` does, but across all the
+instances: ``BEGIN`` then ``pg_advisory_xact_lock`` on one constant key, released by COMMIT or
+ROLLBACK. Under READ COMMITTED each statement after the lock sees every commit made before
+it, so a read-modify-write inside ``transaction()`` cannot lose another instance's update. A
+lock not granted within ``lock_timeout`` (SQLSTATE 55P03), a serialization failure or a
+deadlock is a ``DatabaseBusyError`` (nothing was applied: the request guard may run the request
+again); a full disk or exhausted resources (class 53) a ``DatabaseStorageError``.
+
+A connection is one network session and each statement a round trip, so the serving process
+never runs statements on its event loop: the request guard hands requests to worker threads,
+each with its own connection (``ThreadLocalDatabase`` and app/db/workers.py).
+"""
+
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+import psycopg
+from psycopg import errors, pq
+from psycopg.types.datetime import TimestampLoader
+from psycopg.types.json import Json
+
+from app.db.database import (
+    BUSY_TIMEOUT_MS,
+    POSTGRESQL,
+    Database,
+    DatabaseBusyError,
+    DatabaseStorageError,
+    IntegrityError,
+    Row,
+    Rows,
+)
+from app.db.files import DatabaseAccessError
+from app.jsonutil import dump_json_text
+
+# The key of the one writer lock (any constant; this one spells "mixpeek" in ASCII).
+WRITER_LOCK_KEY = 0x6D69787065656B
+# Held (as a session lock) by whoever migrates, so that instances starting together migrate once.
+MIGRATION_LOCK_KEY = WRITER_LOCK_KEY + 1
+
+_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"
+
+# SQLite functions the services use whose PostgreSQL equivalent has another name.
+_RENAMED_FUNCTIONS = {"instr": "strpos"}
+_FUNCTION = re.compile(r"\b(" + "|".join(_RENAMED_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"\?(\d*)")
+
+_BUSY_ERRORS = (
+    errors.LockNotAvailable,  # 55P03: lock_timeout
+    errors.SerializationFailure,  # 40001
+    errors.DeadlockDetected,  # 40P01
+)
+
+
+def psycopg_url(database_url: str) -> str:
+    """The URL as libpq takes it (SQLAlchemy's ``postgresql+psycopg://`` spelled plainly)."""
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql://", database_url)
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """The URL as SQLAlchemy takes it with psycopg 3 (its default driver is psycopg2)."""
+    return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", database_url)
+
+
+def translate(sql: str) -> tuple[str, bool]:
+    """The statement as psycopg takes it, and whether it uses numbered (named) placeholders."""
+    parts = sql.split("'")
+    numbered = False
+    plain = False
+    # Even parts are outside string literals; services pass values as parameters, so a literal
+    # never holds a placeholder (asserted: a "?" there would be a bug, not a value).
+    for index in range(0, len(parts), 2):
+        text = parts[index].replace("%", "%%")
+        text = _FUNCTION.sub(lambda match: _RENAMED_FUNCTIONS[match[1].lower()] + "(", text)
+
+        def placeholder(match: re.Match[str]) -> str:
+            nonlocal numbered, plain
+            if match[1]:
+                numbered = True
+                return f"%(p{match[1]})s"
+            plain = True
+            return "%s"
+
+        parts[index] = _PLACEHOLDER.sub(placeholder, text)
+    for index in range(1, len(parts), 2):
+        assert "?" not in parts[index], f"a '?' inside a string literal: {sql!r}"
+        parts[index] = parts[index].replace("%", "%%")
+    assert not (numbered and plain), f"both ? and ?N placeholders in one statement: {sql!r}"
+    return "'".join(parts), numbered
+
+
+class _UtcTimestampLoader(TimestampLoader):
+    """``timestamp`` (without time zone) columns hold UTC: read them as aware UTC datetimes."""
+
+    def load(self, data: Any) -> datetime:
+        value: datetime = super().load(data)
+        return value.replace(tzinfo=UTC)
+
+
+def to_column(value: Any) -> Any:
+    """A Python value as this backend's parameters take it."""
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict | list):
+        return Json(value, dumps=dump_json_text)
+    if isinstance(value, datetime):
+        # Naive UTC, as the ``timestamp`` columns hold it (no time-zone conversion involved).
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _typed(exc: psycopg.Error) -> Exception:
+    if isinstance(exc, _BUSY_ERRORS):
+        return DatabaseBusyError(str(exc))
+    if isinstance(exc, psycopg.IntegrityError):
+        return IntegrityError(str(exc))
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    if sqlstate.startswith("53"):  # insufficient resources: disk full, out of memory, ...
+        return DatabaseStorageError(str(exc))
+    return exc
+
+
+def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1000) -> Any:
+    """A psycopg connection in autocommit mode (transactions are explicit), on UTC."""
+    conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
+    try:
+        conn.adapters.register_loader("timestamp", _UtcTimestampLoader)
+        conn.execute("SET TIME ZONE 'UTC'")
+        conn.execute(f"SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _lock_timeout_ms(seconds: float) -> int:
+    # PostgreSQL's 0 means "wait forever", SQLite's "do not wait": the shortest wait instead.
+    return max(1, int(seconds * 1000))
+
+
+class PostgresDatabase(Database):
+    """One psycopg connection behind the ``Database`` interface."""
+
+    backend = POSTGRESQL
+
+    def __init__(self, conn: psycopg.Connection[Any], database_url: str) -> None:
+        self.conn = conn
+        self.database_url = database_url
+        self._statements: dict[str, tuple[str, bool]] = {}
+
+    @classmethod
+    def open(cls, database_url: str) -> "PostgresDatabase":
+        try:
+            return cls(connect(database_url), database_url)
+        except psycopg.OperationalError as exc:
+            raise DatabaseConnectError(database_url, exc) from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _cursor(self, sql: str, params: Sequence[Any]) -> Any:
+        statement = self._statements.get(sql)
+        if statement is None:
+            statement = self._statements[sql] = translate(sql)
+        text, numbered = statement
+        values: Any = params
+        if numbered:
+            values = {f"p{index}": value for index, value in enumerate(params, start=1)}
+        try:
+            return self.conn.execute(text, values)
+        except psycopg.Error as exc:
+            raise _typed(exc) from exc
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        cursor = self._cursor(sql, params)
+        values = cursor.fetchone()
+        if values is None:
+            return None
+        return dict(zip([column.name for column in cursor.description], values, strict=True))
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        cursor = self._cursor(sql, params)
+        values = cursor.fetchall()
+        names = tuple(column.name for column in cursor.description) if values else ()
+        return Rows((names, ()) if values else None, values)
+
+    def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return [values[0] for values in self._cursor(sql, params).fetchall()]
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        row = self._cursor(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        rowcount: int = self._cursor(sql, params).rowcount
+        return rowcount
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> None:
+        columns = ", ".join(f'"{name}"' for name in values)
+        marks = ", ".join("?" for _ in values)
+        self.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
+            [to_column(value) for value in values.values()],
+        )
+
+    def update(
+        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
+    ) -> Row | None:
+        assignments = ", ".join(f'"{name}" = ?' for name in values)
+        return self.one(
+            f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
+            [*(to_column(value) for value in values.values()), *params],
+        )
+
+    def _raw(self, sql: str) -> None:
+        """Run statements without parameters (several at once: one round trip)."""
+        try:
+            self.conn.execute(sql.encode())
+        except psycopg.Error as exc:
+            raise _typed(exc) from exc
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        """``BEGIN`` and the writer lock in one round trip (see the module docstring)."""
+        self._raw(_BEGIN)
+        try:
+            yield self
+            self._raw("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        if self.conn.closed:
+            return
+        if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+            self.conn.execute(b"ROLLBACK")
+
+    def wait_for_locks(self, seconds: float) -> None:
+        self._raw(f"SET lock_timeout = {_lock_timeout_ms(seconds)}")
+
+    def check_writable(self) -> None:
+        if self.scalar("SHOW transaction_read_only") == "on":
+            raise DatabaseConnectError(
+                self.database_url, "the server accepts only reads (a standby, or read-only)"
+            )
+
+    def data_version(self) -> int | None:
+        return None
+
+
+class DatabaseConnectError(DatabaseAccessError):
+    """The PostgreSQL server could not be reached, or refused this use; one line, no secret."""
+
+    def __init__(self, database_url: str, reason: object) -> None:
+        Exception.__init__(
+            self,
+            f"cannot use the database {redact_url(database_url)}: {' '.join(str(reason).split())}",
+        )
+
+
+def redact_url(database_url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", database_url)
+
+
+class ThreadLocalDatabase(Database):
+    """A ``Database`` whose every call runs on the calling thread's own connection.
+
+    The server keeps one of these in ``app.state.database`` when serving PostgreSQL: each
+    request-worker thread (app/db/workers.py) gets its connection on first use, so code that
+    looks the database up in the app's state needs no change. A connection that broke (the
+    server restarted) is replaced on the next call.
+    """
+
+    backend = POSTGRESQL
+
+    def __init__(self, database_url: str, *, lock_wait_seconds: float) -> None:
+        self.database_url = database_url
+        self.lock_wait_seconds = lock_wait_seconds
+        self._local = threading.local()
+        self._opened: list[PostgresDatabase] = []
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> PostgresDatabase:
+        database: PostgresDatabase | None = getattr(self._local, "database", None)
+        if database is None or database.conn.closed:
+            database = PostgresDatabase.open(self.database_url)
+            database.wait_for_locks(self.lock_wait_seconds)
+            self._local.database = database
+            with self._lock:
+                self._opened.append(database)
+        return database
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for database in opened:
+            database.close()
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        return self.current.one(sql, params)
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        return self.current.rows(sql, params)
+
+    def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        return self.current.column(sql, params)
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.current.scalar(sql, params)
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self.current.execute(sql, params)
+
+    def insert(self, table: str, values: Mapping[str, Any]) -> None:
+        self.current.insert(table, values)
+
+    def update(
+        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
+    ) -> Row | None:
+        return self.current.update(table, values, where=where, params=params)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Database]:
+        with self.current.transaction() as database:
+            yield database
+
+    def wait_for_locks(self, seconds: float) -> None:
+        self.lock_wait_seconds = seconds
+        self.current.wait_for_locks(seconds)
+
+    def check_writable(self) -> None:
+        self.current.check_writable()
+
+    def data_version(self) -> int | None:
+        return None
