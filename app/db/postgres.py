@@ -6,9 +6,16 @@ functions). Each statement is translated once, then cached: ``?`` becomes ``%s``
 numbered ``?1`` a named ``%(p1)s``, a literal ``%`` is doubled, and the SQLite functions the
 services use that PostgreSQL names otherwise (``instr``) are renamed. Values come back as the
 SQLite backend decodes them: psycopg reads ``json`` and ``boolean`` columns as Python objects
-and bools, and the ``timestamp`` columns the migrations make are read as aware UTC datetimes
-(the session's time zone is UTC, so aware datetimes written and compared here mean UTC too),
-with their microseconds.
+and bools, and the ``timestamptz`` columns the migrations make as aware datetimes, with their
+microseconds, in ``datetime.UTC`` (the session's time zone is UTC). Integers are ``bigint``:
+64-bit, as SQLite's are.
+
+PostgreSQL's text cannot hold NUL, which SQLite stores and the API accepts in names and
+descriptions (a name with a NUL still finds its resource). So text travels escaped, both ways,
+by the connection's own adapters: U+0001 is doubled and NUL becomes U+0001 "0". The mapping is
+one-to-one, so equality, uniqueness and lookups behave as on SQLite; only SQL that measures or
+cuts such a text (``length``, ``substr``) sees the escaped form. U+0001 because JSON text never
+holds it raw (the encoder escapes control characters), so JSON sent as a string is untouched.
 
 Transactions serialize every writer, as SQLite's ``BEGIN IMMEDIATE`` does, but across all the
 instances: ``BEGIN`` then ``pg_advisory_xact_lock`` on one constant key, released by COMMIT or
@@ -27,14 +34,13 @@ import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 import psycopg
 from psycopg import errors, pq
-from psycopg.types.datetime import TimestampLoader
 from psycopg.types.json import Json
+from psycopg.types.string import StrDumperUnknown, TextLoader
 
 from app.db.database import (
     BUSY_TIMEOUT_MS,
@@ -105,24 +111,40 @@ def translate(sql: str) -> tuple[str, bool]:
     return "'".join(parts), numbered
 
 
-class _UtcTimestampLoader(TimestampLoader):
-    """``timestamp`` (without time zone) columns hold UTC: read them as aware UTC datetimes."""
-
-    def load(self, data: Any) -> datetime:
-        value: datetime = super().load(data)
-        return value.replace(tzinfo=UTC)
-
-
 def to_column(value: Any) -> Any:
     """A Python value as this backend's parameters take it."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict | list):
         return Json(value, dumps=dump_json_text)
-    if isinstance(value, datetime):
-        # Naive UTC, as the ``timestamp`` columns hold it (no time-zone conversion involved).
-        return value.astimezone(UTC).replace(tzinfo=None)
-    return value
+    return value  # datetimes too: aware, they are timestamptz as they are
+
+
+_ESCAPE = "\x01"
+_ESCAPED = re.compile("\x01([\x010])")
+
+
+def escape_text(text: str) -> str:
+    if "\x00" in text or _ESCAPE in text:
+        return text.replace(_ESCAPE, _ESCAPE * 2).replace("\x00", _ESCAPE + "0")
+    return text
+
+
+def unescape_text(text: str) -> str:
+    if _ESCAPE in text:
+        return _ESCAPED.sub(lambda match: _ESCAPE if match[1] == _ESCAPE else "\x00", text)
+    return text
+
+
+class _EscapingStrDumper(StrDumperUnknown):
+    def dump(self, obj: str) -> Any:
+        return super().dump(escape_text(obj))
+
+
+class _UnescapingTextLoader(TextLoader):
+    def load(self, data: Any) -> Any:
+        value = super().load(data)
+        return unescape_text(value) if isinstance(value, str) else value
 
 
 def _typed(exc: psycopg.Error) -> Exception:
@@ -137,10 +159,13 @@ def _typed(exc: psycopg.Error) -> Exception:
 
 
 def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1000) -> Any:
-    """A psycopg connection in autocommit mode (transactions are explicit), on UTC."""
+    """A psycopg connection in autocommit mode (transactions are explicit), on UTC (so that
+    timestamptz values read back in ``datetime.UTC``, and text timestamps mean UTC)."""
     conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
     try:
-        conn.adapters.register_loader("timestamp", _UtcTimestampLoader)
+        conn.adapters.register_dumper(str, _EscapingStrDumper)
+        for text_type in ("text", "varchar"):
+            conn.adapters.register_loader(text_type, _UnescapingTextLoader)
         conn.execute("SET TIME ZONE 'UTC'")
         conn.execute(f"SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}")
     except BaseException:
