@@ -20,6 +20,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +223,27 @@ def postgres_database_url(
     name = postgres_server.create_database(template=postgres_template)
     yield postgres_server.url(name)
     postgres_server.drop_database(name)
+
+
+@dataclass(frozen=True)
+class ServedDatabase:
+    """A new, empty database for a module's server process (tests/server_process.py): on
+    SQLite the file ``path``; on PostgreSQL ``url``, and ``path`` only names the server's log."""
+
+    path: Path
+    url: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served_database(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+) -> Iterator[ServedDatabase]:
+    """Once per module and backend: the database a module's ``server`` fixture serves."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with empty_database_url(request.param, folder, postgres_server) as url:
+        yield ServedDatabase(folder / "mock.db", url)
 
 
 @pytest.fixture(params=BACKENDS)
