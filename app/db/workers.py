@@ -94,10 +94,25 @@ class OffLoop:
                 asyncio.run_coroutine_threadsafe(receive_there(), server_loop)
             )
 
+        async def send_both(start: Message, message: Message) -> None:
+            await send(start)
+            await send(message)
+
+        start: Message | None = None
+
         async def send_here(message: Message) -> None:
-            await asyncio.wrap_future(
-                asyncio.run_coroutine_threadsafe(send_there(message), server_loop)
-            )
+            # Each hop to the server's loop costs a wake-up there and the interpreter lock
+            # twice: the start of a response goes with its first body message, in one hop.
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if start is not None:
+                pending, start = start, None
+                coroutine = send_both(pending, message)
+            else:
+                coroutine = send_there(message)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coroutine, server_loop))
 
         async def call_app() -> None:
             await self.app(scope, receive_here, send_here)
