@@ -263,7 +263,13 @@ class PostgresDatabase(Database):
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """``BEGIN`` and the writer lock in one round trip (see the module docstring)."""
-        self._raw(_BEGIN)
+        try:
+            self._raw(_BEGIN)
+        except BaseException:
+            # BEGIN succeeded and the lock did not (lock_timeout): end that transaction, or
+            # every later statement on this connection would fail.
+            self._rollback()
+            raise
         try:
             yield self
             self._raw("COMMIT")
