@@ -30,6 +30,7 @@ never runs statements on its event loop: the request guard hands requests to wor
 each with its own connection (``ThreadLocalDatabase`` and app/db/workers.py).
 """
 
+import contextlib
 import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -281,7 +282,9 @@ class PostgresDatabase(Database):
         if self.conn.closed:
             return
         if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
-            self.conn.execute(b"ROLLBACK")
+            # A connection that broke meanwhile was rolled back by the server.
+            with contextlib.suppress(psycopg.OperationalError):
+                self.conn.execute(b"ROLLBACK")
 
     def wait_for_locks(self, seconds: float) -> None:
         self._raw(f"SET lock_timeout = {_lock_timeout_ms(seconds)}")
