@@ -56,6 +56,7 @@ async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[N
         async with _serving(app, settings, reaper_database=reaper_database, reap_in_thread=True):
             yield
     finally:
+        setattr(app.state, WORKERS_STATE_KEY, None)
         workers.close()
         app.state.database.close()
         reaper_database.close()
@@ -135,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # No request workers unless serving PostgreSQL (set here so that looking them up per request
+    # never takes getattr's exception path).
+    setattr(app.state, WORKERS_STATE_KEY, None)
     # Middleware added last runs first: (off the loop on PostgreSQL) the guard authenticates
     # and checks the body, then the hot path serves sync reads and PATCHes, then FastAPI
     # routes the rest.
