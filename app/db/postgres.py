@@ -167,8 +167,15 @@ def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1
         conn.adapters.register_dumper(str, _EscapingStrDumper)
         for text_type in ("text", "varchar"):
             conn.adapters.register_loader(text_type, _UnescapingTextLoader)
-        conn.execute("SET TIME ZONE 'UTC'")
-        conn.execute(f"SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}")
+        # One round trip for the session's settings. synchronous_commit off is SQLite's
+        # synchronous = NORMAL here (app/db/database.py): a commit is acknowledged before its WAL
+        # reaches the disk, so a crash of this process loses nothing, and only a crash of the
+        # PostgreSQL server itself can take the last fraction of a second (never half a
+        # transaction). It also shortens the time the one writer lock is held by that flush.
+        conn.execute(
+            b"SET TIME ZONE 'UTC'; SET synchronous_commit = off;"
+            + f" SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}".encode()
+        )
     except BaseException:
         conn.close()
         raise
