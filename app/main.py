@@ -2,6 +2,7 @@
 
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,10 +42,13 @@ from app.syncs.routes import router as syncs_router
 async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
     """PostgreSQL: requests run on worker threads, each on its own connection
     (app/db/workers.py), and wait for the writer lock there, up to ``lock_wait_seconds``."""
-    from app.db.postgres import ThreadLocalDatabase
+    from app.db.postgres import PostgresDatabase, ThreadLocalDatabase
 
-    with contextlib.closing(Database.open(settings.database_url)) as database:
+    with contextlib.closing(PostgresDatabase.open(settings.database_url)) as database:
         upgrade_to_head(database, settings.database_url)
+        difference = database.locale_differences()
+    if difference is not None:
+        logging.getLogger("mixpeek_mock").warning("PostgreSQL: %s", difference)
     # The reaper's own connection, used from a thread (it must not block the loop either).
     reaper_database = Database.open(settings.database_url)
     app.state.database = ThreadLocalDatabase(

@@ -52,10 +52,14 @@ class PostgresServer:
         return urlunsplit(parts._replace(path=f"/{name}"))
 
     def create_database(self, *, template: str | None = None) -> str:
+        """A new database: a copy of ``template``, or empty in the C locale, where text sorts
+        and folds case as on SQLite (whatever the server's default)."""
         name = f"mm_{secrets.token_hex(6)}"
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         if template is not None:
             statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        else:
+            statement += sql.SQL(" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'")
         with self.connect() as conn:
             conn.execute(statement)
         return name

@@ -305,6 +305,30 @@ class PostgresDatabase(Database):
     def data_version(self) -> int | None:
         return None
 
+    def locale_differences(self) -> str | None:
+        """Why text may sort or fold case otherwise than on SQLite, or None: SQLite compares
+        bytes and lowers ASCII letters only, as PostgreSQL does in the C locale."""
+        row = self.one(
+            "SELECT datcollate, datctype FROM pg_database WHERE datname = current_database()"
+        )
+        if row is None:
+            return None
+        # C.UTF-8 sorts by code point, which is UTF-8's byte order, but folds case in Unicode.
+        same = {"datcollate": ("C", "POSIX", "C.UTF-8", "C.utf8"), "datctype": ("C", "POSIX")}
+        differs = {
+            setting: row[column]
+            for setting, column in (("LC_COLLATE", "datcollate"), ("LC_CTYPE", "datctype"))
+            if row[column] not in same[column]
+        }
+        if not differs:
+            return None
+        shown = ", ".join(f"{setting} {value!r}" for setting, value in differs.items())
+        return (
+            f"the database's {shown}: lists sorted by text and case-insensitive searches follow"
+            " it rather than SQLite's byte order and ASCII-only case (create the database with"
+            " TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C' for the same answers)"
+        )
+
 
 class DatabaseConnectError(DatabaseAccessError):
     """The PostgreSQL server could not be reached, or refused this use; one line, no secret."""
