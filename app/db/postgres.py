@@ -11,11 +11,12 @@ microseconds, in ``datetime.UTC`` (the session's time zone is UTC). Integers are
 64-bit, as SQLite's are.
 
 PostgreSQL's text cannot hold NUL, which SQLite stores and the API accepts in names and
-descriptions (a name with a NUL still finds its resource). So text travels escaped, both ways,
-by the connection's own adapters: U+0001 is doubled and NUL becomes U+0001 "0". The mapping is
-one-to-one, so equality, uniqueness and lookups behave as on SQLite; only SQL that measures or
-cuts such a text (``length``, ``substr``) sees the escaped form. U+0001 because JSON text never
-holds it raw (the encoder escapes control characters), so JSON sent as a string is untouched.
+descriptions (a name with a NUL still finds its resource). So text is escaped as it is sent (by
+the connection's dumper) and unescaped as rows are read: U+0001 is doubled and NUL becomes
+U+0001 "0". The mapping is one-to-one, so equality, uniqueness and lookups behave as on
+SQLite; only SQL that measures or cuts such a text (``length``, ``substr``) sees the escaped
+form. U+0001 because JSON text never holds it raw (the encoder escapes control characters), so
+JSON sent as a string is untouched.
 
 Transactions serialize every writer, as SQLite's ``BEGIN IMMEDIATE`` does, but across all the
 instances: ``BEGIN`` then ``pg_advisory_xact_lock`` on one constant key, released by COMMIT or
@@ -41,7 +42,7 @@ from typing import Any
 import psycopg
 from psycopg import errors, pq
 from psycopg.types.json import Json
-from psycopg.types.string import StrDumperUnknown, TextLoader
+from psycopg.types.string import StrDumperUnknown
 
 from app.db.database import (
     BUSY_TIMEOUT_MS,
@@ -52,6 +53,8 @@ from app.db.database import (
     IntegrityError,
     Row,
     Rows,
+    _decode,
+    _Plan,
 )
 from app.db.files import DatabaseAccessError
 from app.jsonutil import dump_json_text
@@ -142,10 +145,12 @@ class _EscapingStrDumper(StrDumperUnknown):
         return super().dump(escape_text(obj))
 
 
-class _UnescapingTextLoader(TextLoader):
-    def load(self, data: Any) -> Any:
-        value = super().load(data)
-        return unescape_text(value) if isinstance(value, str) else value
+# PostgreSQL's oids of text and varchar: the columns whose values are unescaped when read.
+_TEXT_OIDS = frozenset({25, 1043})
+
+
+def _unescape(value: Any) -> Any:
+    return unescape_text(value) if isinstance(value, str) else value
 
 
 def _typed(exc: psycopg.Error) -> Exception:
@@ -165,8 +170,6 @@ def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1
     conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
     try:
         conn.adapters.register_dumper(str, _EscapingStrDumper)
-        for text_type in ("text", "varchar"):
-            conn.adapters.register_loader(text_type, _UnescapingTextLoader)
         # One round trip for the session's settings. synchronous_commit off is SQLite's
         # synchronous = NORMAL here (app/db/database.py): a commit is acknowledged before its WAL
         # reaches the disk, so a crash of this process loses nothing, and only a crash of the
@@ -196,6 +199,7 @@ class PostgresDatabase(Database):
         self.conn = conn
         self.database_url = database_url
         self._statements: dict[str, tuple[str, bool]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     @classmethod
     def open(cls, database_url: str) -> "PostgresDatabase":
@@ -220,25 +224,36 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise _typed(exc) from exc
 
+    def _plan(self, sql: str, cursor: Any) -> _Plan:
+        """Column names, and the text columns to unescape (a function call per value, several
+        times cheaper than psycopg calling a Python loader for each)."""
+        plan = self._plans.get(sql)
+        if plan is None:
+            columns = cursor.description
+            decoders = tuple(
+                (index, unescape_text)
+                for index, column in enumerate(columns)
+                if column.type_code in _TEXT_OIDS
+            )
+            plan = self._plans[sql] = (tuple(column.name for column in columns), decoders)
+        return plan
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         cursor = self._cursor(sql, params)
         values = cursor.fetchone()
-        if values is None:
-            return None
-        return dict(zip([column.name for column in cursor.description], values, strict=True))
+        return None if values is None else _decode(self._plan(sql, cursor), values)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
         cursor = self._cursor(sql, params)
         values = cursor.fetchall()
-        names = tuple(column.name for column in cursor.description) if values else ()
-        return Rows((names, ()) if values else None, values)
+        return Rows(self._plan(sql, cursor) if values else None, values)
 
     def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return [values[0] for values in self._cursor(sql, params).fetchall()]
+        return [_unescape(values[0]) for values in self._cursor(sql, params).fetchall()]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
         row = self._cursor(sql, params).fetchone()
-        return None if row is None else row[0]
+        return None if row is None else _unescape(row[0])
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         rowcount: int = self._cursor(sql, params).rowcount
