@@ -39,7 +39,9 @@ class Settings(BaseSettings):
         " (a leading ~ is expanded); or PostgreSQL: postgresql://user:password@host:port/name",
     )
     database_pool_size: int = Field(
-        default=8,
+        # More threads contend for the interpreter lock: on 2 CPUs, 2 served the most PATCHes
+        # and GETs, 8 a fifth fewer (bench/README.md); 4 keeps room for a slow page or two.
+        default=4,
         ge=1,
         le=256,
         description="PostgreSQL only: requests that talk to the database at once, each on its"
