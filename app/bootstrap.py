@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from app.accounts import service as accounts
 from app.admin.tokens import ensure_admin_token
-from app.db.database import Database, check_writable
+from app.db.database import Database
 from app.db.migrate import upgrade_to_head
 from app.settings import Settings
 
@@ -26,8 +26,8 @@ def prepare_database(
     database: Database, settings: Settings, *, issue_key: bool = True
 ) -> Bootstrap:
     """Refuse a database this process cannot write, migrate it to head, then ``bootstrap``."""
-    check_writable(database.conn, settings.database_url)
-    upgrade_to_head(database.conn, settings.database_url)
+    database.check_writable()
+    upgrade_to_head(database, settings.database_url)
     return bootstrap(database, settings, issue_key=issue_key)
 
 

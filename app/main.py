@@ -1,6 +1,8 @@
 """The application factory: one FastAPI app per call, configured by the settings it is given."""
 
+import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,6 +11,7 @@ from fastapi.routing import APIRoute
 
 from app import API_VERSION, clock, identifiers
 from app import __doc__ as description
+from app.admin.clock_control import ClockFollower
 from app.admin.faults import FaultBook
 from app.admin.journal import Journal, RequestRecorder
 from app.admin.routes import router as admin_router
@@ -20,8 +23,10 @@ from app.connections.probe import ProbePool
 from app.connections.routes import router as connections_router
 from app.cors import CorsPolicy
 from app.db.checkpoint import Checkpointer
-from app.db.database import Database
+from app.db.database import POSTGRESQL, Database, SQLiteDatabase, backend_of
 from app.db.migrate import upgrade_to_head
+from app.db.workers import STATE_KEY as WORKERS_STATE_KEY
+from app.db.workers import OffLoop, RequestWorkers
 from app.dead_letters.routes import router as dead_letters_router
 from app.docs import docs_router
 from app.engine.leases import new_worker_id
@@ -41,50 +46,110 @@ from app.storage.egress import EgressPolicy
 from app.syncs.routes import router as syncs_router
 
 
+@asynccontextmanager
+async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
+    """PostgreSQL: requests run on worker threads, each on its own connection
+    (app/db/workers.py), and wait for the writer lock there, up to ``lock_wait_seconds``."""
+    from app.db.postgres import PostgresDatabase, ThreadLocalDatabase
+
+    with contextlib.closing(PostgresDatabase.open(settings.database_url)) as database:
+        upgrade_to_head(database, settings.database_url)
+        difference = database.locale_differences()
+    if difference is not None:
+        logging.getLogger("mixpeek_mock").warning("PostgreSQL: %s", difference)
+    # The reaper's own connection, used from a thread (it must not block the loop either).
+    reaper_database = Database.open(settings.database_url)
+    app.state.database = ThreadLocalDatabase(
+        settings.database_url, lock_wait_seconds=settings.lock_wait_seconds
+    )
+    workers = RequestWorkers(settings.database_pool_size)
+    setattr(app.state, WORKERS_STATE_KEY, workers)
+    try:
+        async with _serving(
+            app, settings, reaper_database=reaper_database, reap_in_thread=True, shared=True
+        ):
+            yield
+    finally:
+        setattr(app.state, WORKERS_STATE_KEY, None)
+        workers.close()
+        app.state.database.close()
+        reaper_database.close()
+
+
+@asynccontextmanager
+async def _serving(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    reaper_database: Database,
+    reap_in_thread: bool = False,
+    shared: bool = False,
+) -> AsyncIterator[None]:
+    """What serving needs besides the database, on either backend. ``shared``: other server
+    processes may use the database too (PostgreSQL), so the clock is followed there."""
+    database: Database = app.state.database
+    # The deployment's clock and, with a seed, its id sequences (D32).
+    clock.load(database)
+    identifiers.use_seed(settings.id_seed, lambda: database)
+    follower = ClockFollower(settings.database_url) if shared else None
+    if follower is not None:
+        follower.start()
+    app.state.probes = ProbePool(
+        policy=EgressPolicy(settings.storage_endpoints),
+        seconds=settings.storage_timeout_seconds,
+        threads=settings.storage_probe_threads,
+    )
+    engine = app.state.engine = EngineSupervisor(
+        # A new worker id for every start: leases name the process that holds them.
+        EngineConfig.from_settings(settings, worker_id=new_worker_id())
+    )
+    reaper = LeaseReaper(
+        reaper_database, live_worker_ids={engine.worker_id}, in_thread=reap_in_thread
+    )
+    reaper.reap_at_start()
+    reaper.start()
+    if settings.scheduler:
+        engine.start()
+    # Everything built so far lives as long as the process: keep it out of the garbage
+    # collector's generations, so that collections during requests stay short. (No
+    # gc.collect() first: it would add a twentieth of a second to every start.)
+    gc.freeze()
+    try:
+        yield
+    finally:
+        await engine.stop()
+        await reaper.stop()
+        app.state.probes.close()
+        if follower is not None:
+            follower.stop()
+        identifiers.use_seed(None, lambda: database)
+        clock.apply(clock.REAL_TIME)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if backend_of(settings.database_url) == POSTGRESQL:
+            async with _postgres_serving(app, settings):
+                yield
+            return
         database = Database.open(settings.database_url)
-        upgrade_to_head(database.conn, settings.database_url)
+        assert isinstance(database, SQLiteDatabase)
+        upgrade_to_head(database, settings.database_url)
         database.conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer does it
         # Never wait for another process's lock on the event loop: the guard retries instead.
         database.wait_for_locks(0)
         app.state.database = database
-        # The deployment's clock and, with a seed, its id sequences (D32).
-        clock.load(database)
-        identifiers.use_seed(settings.id_seed, lambda: database)
         checkpointer = Checkpointer(settings.database_url)
         checkpointer.start()
-        app.state.probes = ProbePool(
-            policy=EgressPolicy(settings.storage_endpoints),
-            seconds=settings.storage_timeout_seconds,
-            threads=settings.storage_probe_threads,
-        )
-        engine = app.state.engine = EngineSupervisor(
-            # A new worker id for every start: leases name the process that holds them.
-            EngineConfig.from_settings(settings, worker_id=new_worker_id())
-        )
-        reaper = LeaseReaper(database, live_worker_ids={engine.worker_id})
-        reaper.reap_at_start()
-        reaper.start()
-        if settings.scheduler:
-            engine.start()
-        # Everything built so far lives as long as the process: keep it out of the garbage
-        # collector's generations, so that collections during requests stay short. (No
-        # gc.collect() first: it would add a twentieth of a second to every start.)
-        gc.freeze()
         try:
-            yield
+            async with _serving(app, settings, reaper_database=database):
+                yield
         finally:
-            await engine.stop()
-            await reaper.stop()
-            app.state.probes.close()
             await checkpointer.stop()
             database.close()
-            identifiers.use_seed(None, lambda: database)
-            clock.apply(clock.REAL_TIME)
 
     app = FastAPI(
         title="mixpeek-mock",
@@ -102,6 +167,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    # No request workers unless serving PostgreSQL (set here so that looking them up per request
+    # never takes getattr's exception path).
+    setattr(app.state, WORKERS_STATE_KEY, None)
     # The request journal and the fault rules (D30, D31): in this process's memory.
     journal = app.state.journal = Journal(settings.journal_size)
     faults = app.state.faults = FaultBook()
@@ -111,8 +179,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # schemas go into the spec's components (app/openapi.py).
     app.state.openapi_models = [SeedDocument]
     # Middleware added last runs first: the recorder journals every request to /v1 (what the
-    # guard refuses too); the guard authenticates, checks the body and applies the fault rules;
-    # then the hot path serves sync reads and PATCHes, then FastAPI routes the rest.
+    # guard refuses too); on PostgreSQL the rest runs on a worker thread (OffLoop); the guard
+    # authenticates, checks the body and applies the fault rules; then the hot path serves sync
+    # reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
     app.add_middleware(
         RequestGuard,
@@ -122,6 +191,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_tokens=AdminTokens(settings.admin_token),
         faults=faults,
     )
+    # On PostgreSQL, the whole request from the guard on runs on a worker thread.
+    app.add_middleware(OffLoop)
     if settings.journal_size:
         app.add_middleware(RequestRecorder, journal=journal)
     install_error_handlers(app)

@@ -17,7 +17,8 @@
    connection's database lock (``DatabaseBusyError``) is run again, after a short asynchronous
    sleep, until ``lock_wait_seconds`` have passed; then the answer is a 503 with
    ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
-   error only ever comes from a statement that applied nothing (see app/db/database.py).
+   error only ever comes from a statement that applied nothing (see app/db/database.py). On
+   PostgreSQL the statement itself waits for the lock, up to the same time (app/db/postgres.py).
 
 A ``HEAD`` request is answered as its ``GET`` would be (every GET route takes HEAD too, see
 app/main.py), and the guard drops the body, whatever server runs the app. A GET or HEAD with
@@ -200,7 +201,9 @@ class RequestGuard:
         """Run the app; again, after a pause, while it meets another connection's lock."""
         attempt_scope = scope
         delay = RETRY_FIRST_DELAY_S
-        deadline: float | None = None
+        # From the first attempt: on PostgreSQL the attempt itself waits for the lock (up to
+        # lock_timeout, the same number), so a busy answer there already used the time.
+        deadline = asyncio.get_running_loop().time() + self.lock_wait_seconds
         while True:
             started = False
 
@@ -218,8 +221,6 @@ class RequestGuard:
                 if started:
                     raise
                 now = asyncio.get_running_loop().time()
-                if deadline is None:
-                    deadline = now + self.lock_wait_seconds
                 if now + delay > deadline:
                     await _send_error(send, _busy())
                     return

@@ -165,7 +165,7 @@ def where_equal(filters: dict[str, Any]) -> tuple[str, list[Any]]:
     Column names come from code; values travel as parameters.
     """
     given = {column: value for column, value in filters.items() if value is not None}
-    clause = " AND ".join(f"{column} = ?" for column in given) or "1"
+    clause = " AND ".join(f"{column} = ?" for column in given) or "1 = 1"
     return clause, list(given.values())
 
 

@@ -36,7 +36,16 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         description="the SQLite file: sqlite:///relative/path or sqlite:////absolute/path"
-        " (a leading ~ is expanded)",
+        " (a leading ~ is expanded); or PostgreSQL: postgresql://user:password@host:port/name",
+    )
+    database_pool_size: int = Field(
+        # More threads contend for the interpreter lock: on 2 CPUs, 2 served the most PATCHes
+        # and GETs, 8 a fifth fewer (bench/README.md); 4 keeps room for a slow page or two.
+        default=4,
+        ge=1,
+        le=256,
+        description="PostgreSQL only: requests that talk to the database at once, each on its"
+        " own thread and connection (so, connections per server process)",
     )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(

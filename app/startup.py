@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from app import signals
 from app.bootstrap import Bootstrap, bootstrap
-from app.db.database import Database, check_writable, sqlite_path
+from app.db.database import SQLITE, Database, backend_of, sqlite_path
 from app.db.migrate import finish_upgrade, start_upgrade
 from app.settings import Settings, local_base_url
 
@@ -75,11 +75,10 @@ def welcome(result: Bootstrap, settings: Settings, port: int) -> list[str]:
         else []
     )
     if not result.created_organization:
-        path = os.path.abspath(sqlite_path(settings.database_url))
         return [
-            f"mixpeek-mock: serving the existing database {path}",
+            f"mixpeek-mock: serving the existing database {_where(settings.database_url)}",
             "  need a key? mixpeek-mock keys create"
-            f" --database-url {_shell_word(settings.database_url)}",
+            f" --database-url {_shell_word(_shown_url(settings.database_url))}",
             *admin,
             listening,
         ]
@@ -98,6 +97,23 @@ def welcome(result: Bootstrap, settings: Settings, port: int) -> list[str]:
         listening,
     ]
     return lines
+
+
+def _where(database_url: str) -> str:
+    """The database as a start names it: the file's path, or the URL without its password."""
+    if backend_of(database_url) == SQLITE:
+        return os.path.abspath(sqlite_path(database_url))
+    from app.db.postgres import redact_url
+
+    return redact_url(database_url)
+
+
+def _shown_url(database_url: str) -> str:
+    if backend_of(database_url) == SQLITE:
+        return database_url
+    from app.db.postgres import redact_url
+
+    return redact_url(database_url)
 
 
 def _shell_word(text: str) -> str:
@@ -152,9 +168,9 @@ def serve(
         port = sock.getsockname()[1]
         database = Database.open(settings.database_url)
         try:
-            check_writable(database.conn, settings.database_url)
+            database.check_writable()
             signals.check()
-            child = start_upgrade(database.conn, settings.database_url)
+            child = start_upgrade(database, settings.database_url)
             try:
                 from app import transport
                 from app.main import create_app

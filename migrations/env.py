@@ -8,7 +8,7 @@ from sqlalchemy import create_engine, event
 from sqlmodel import SQLModel
 
 import app.db.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
-from app.db.database import DatabaseUrlError, sqlite_path
+from app.db.database import POSTGRESQL, DatabaseUrlError, backend_of, sqlite_path
 from app.db.files import create_private_file
 from app.settings import DEFAULT_DATABASE_URL
 
@@ -25,13 +25,40 @@ def database_url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=database_url(), target_metadata=target_metadata, render_as_batch=True)
+    url = database_url()
+    if backend_of(url) == POSTGRESQL:
+        from app.db.postgres import sqlalchemy_url
+
+        url = sqlalchemy_url(url)
+    context.configure(url=url, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         context.run_migrations()
 
 
+def run_migrations_postgresql(url: str) -> None:
+    """PostgreSQL: transactional DDL, under a lock that makes instances starting together
+    migrate one after the other (the second then finds the database at head)."""
+    from sqlalchemy.pool import NullPool
+
+    from app.db.postgres import MIGRATION_LOCK_KEY, sqlalchemy_url
+
+    engine = create_engine(sqlalchemy_url(url), poolclass=NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection, target_metadata=target_metadata, transactional_ddl=True
+        )
+        with context.begin_transaction():
+            # Taken before Alembic reads the revision, held until this transaction ends.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
+            context.run_migrations()
+    engine.dispose()
+
+
 def run_migrations_online() -> None:
     url = database_url()
+    if backend_of(url) == POSTGRESQL:
+        run_migrations_postgresql(url)
+        return
     # Run on its own (``alembic upgrade head``), Alembic may be the one creating the file:
     # owner-only, as the server creates it (app/db/files.py).
     with contextlib.suppress(DatabaseUrlError):  # not a SQLite file (in memory, another engine)

@@ -1,4 +1,13 @@
-"""Fixtures: every test gets its own SQLite file, an app built on it, and clients.
+"""Fixtures: every test gets its own database, an app built on it, and clients.
+
+Every test that takes ``settings`` (and so ``app``, ``client``, ``api``, ``database``, ...)
+runs twice, on each backend (CONTRACT.md D34): ``[sqlite]`` on its own file, copied from one
+migrated per session; ``[postgresql]`` on its own database, made from a template database
+migrated once per session (``CREATE DATABASE ... TEMPLATE``) and dropped after the test. The
+PostgreSQL server is ``MIXPEEK_MOCK_TEST_POSTGRES_URL`` (any database on it that the user can
+connect to; the tests create and drop their own beside it), or by default
+``postgresql://postgres@127.0.0.1:5432/test`` when that answers. With the variable set, a server
+that cannot be reached fails the PostgreSQL half; without it, the half is skipped.
 
 Data is built through the public API (``Api`` below), the way a user would build it.
 
@@ -7,9 +16,11 @@ Every server the tests build or start may reach storage on this machine only
 included, can make it connect anywhere else.
 """
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +30,10 @@ from starlette.testclient import TestClient
 
 from app.accounts import service as accounts
 from app.bootstrap import prepare_database
-from app.db.database import Database
+from app.db.database import Database, SQLiteDatabase
 from app.main import create_app
 from app.settings import Settings
+from tests.postgres import PostgresServer, postgres_server_missing
 
 # pytester: tests/test_pytest_plugin.py runs pytest on example suites.
 pytest_plugins = ["pytester"]
@@ -140,6 +152,7 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "mock.db"
     settings = server_settings(f"sqlite:///{path}")
     database = Database.open(settings.database_url)
+    assert isinstance(database, SQLiteDatabase)
     try:
         prepare_database(database, settings)
         database.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -148,11 +161,120 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def dump_database(database: Database) -> str:
+    """Every table's rows (and, on SQLite, schema) as text, to compare before and after."""
+    if isinstance(database, SQLiteDatabase):
+        return "\n".join(database.conn.iterdump())
+    tables = database.column(
+        "SELECT table_name FROM information_schema.tables"
+        " WHERE table_schema = current_schema() ORDER BY table_name"
+    )
+    return "\n".join(
+        f"{table}: {sorted(row.items())!r}"
+        for table in tables
+        for row in database.all(f'SELECT * FROM "{table}" ORDER BY 1')
+    )
+
+
+@contextlib.contextmanager
+def empty_database_url(
+    backend: str, folder: Path, postgres_server: "PostgresServer | None"
+) -> Iterator[str]:
+    """A new, empty database on ``backend`` (a file in ``folder``, or a PostgreSQL database
+    dropped afterwards), for fixtures wider than one test."""
+    if backend == "sqlite":
+        yield f"sqlite:///{folder / 'mock.db'}"
+        return
+    if postgres_server is None:
+        pytest.skip(postgres_server_missing())
+    name = postgres_server.create_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> PostgresServer | None:
+    """The PostgreSQL server the tests make their databases on (see the module docstring)."""
+    return PostgresServer.from_environment()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server: PostgresServer | None) -> Iterator[str]:
+    """A PostgreSQL database migrated and bootstrapped once per session (per xdist worker),
+    the template each test's database is copied from; dropped at the end."""
+    if postgres_server is None:
+        pytest.skip(postgres_server_missing())
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    settings = server_settings(url)
+    database = Database.open(url)
+    try:
+        prepare_database(database, settings)
+    finally:
+        database.close()
+    yield name
+    postgres_server.drop_database(name)
+
+
 @pytest.fixture
-def settings(tmp_path: Path, migrated_template: Path) -> Settings:
+def postgres_database_url(
+    postgres_server: PostgresServer | None, postgres_template: str
+) -> Iterator[str]:
+    """A PostgreSQL database of this test's own, migrated and bootstrapped; dropped after."""
+    assert postgres_server is not None
+    name = postgres_server.create_database(template=postgres_template)
+    yield postgres_server.url(name)
+    postgres_server.drop_database(name)
+
+
+@dataclass(frozen=True)
+class ServedDatabase:
+    """A new, empty database for a module's server process (tests/server_process.py): on
+    SQLite the file ``path``; on PostgreSQL ``url``, and ``path`` only names the server's log."""
+
+    path: Path
+    url: str
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served_database(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+) -> Iterator[ServedDatabase]:
+    """Once per module and backend: the database a module's ``server`` fixture serves."""
+    folder = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    with empty_database_url(request.param, folder, postgres_server) as url:
+        yield ServedDatabase(folder / "mock.db", url)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend of this test's database: every test that has a database runs on both."""
+    backend: str = request.param
+    return backend
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """This test's own database, migrated and bootstrapped, on the test's backend."""
+    if backend == "postgresql":
+        url: str = request.getfixturevalue("postgres_database_url")
+        return url
+    template: Path = request.getfixturevalue("migrated_template")
     path = tmp_path / "mock.db"
-    shutil.copyfile(migrated_template, path)
-    return server_settings(f"sqlite:///{path}")
+    shutil.copyfile(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return server_settings(database_url)
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@
         server.kill()             # SIGKILL, as a crash would
         server.start()
 
+    ServerProcess(tmp_path / "mock.db", database_url="postgresql://...")  # on PostgreSQL
+
 The server gets the known key ``API_KEY`` through ``MIXPEEK_MOCK_API_KEY``, and may reach
 storage on this machine only (``MIXPEEK_MOCK_STORAGE_ENDPOINTS=loopback``) and runs no sync
 by time (``MIXPEEK_MOCK_SCHEDULER=off``), unless ``env`` says otherwise; its stdout and
@@ -50,9 +52,11 @@ class ServerProcess:
         api_key: str | None = API_KEY,
         env: dict[str, str] | None = None,
         extra_args: tuple[str, ...] = (),
+        database_url: str | None = None,
     ) -> None:
         self.database_path = database_path
-        self.database_url = f"sqlite:///{database_path}"
+        # Another database than the file (PostgreSQL): the path then only names the log.
+        self.database_url = database_url or f"sqlite:///{database_path}"
         self.api_key = api_key
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from app.db.database import Database
-from tests.conftest import Api
+from tests.conftest import Api, dump_database
 
 BODIES = [
     ("UTF-8 BOM", b"\xef\xbb\xbf" + b'{"description": "bom"}', 400),
@@ -36,7 +36,7 @@ IDS = [label for label, _, _ in BODIES]
 
 
 def dump(database: Database) -> str:
-    return "\n".join(database.conn.iterdump())
+    return dump_database(database)
 
 
 def assert_envelope(response: Any, status: int) -> None:

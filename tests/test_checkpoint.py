@@ -5,8 +5,16 @@ import sqlite3
 import time
 from typing import Any
 
+import pytest
+
 from app.settings import Settings
 from tests.conftest import Api
+
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite only: the WAL and its checkpoints are SQLite's."""
+    return "sqlite"
 
 
 def _checkpointed_description(settings: Settings, sync_config_id: str) -> Any:

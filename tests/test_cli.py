@@ -358,10 +358,26 @@ def test_the_port_option_wins_over_the_port_variable(tmp_path: Path) -> None:
         httpx2.get(f"http://127.0.0.1:{ignored}/v1/health", timeout=5)
 
 
+@pytest.mark.parametrize("command", [("serve",), ("keys", "list")])
+def test_an_unreachable_postgresql_server_is_one_line_without_the_password(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    port = free_port()  # nothing listens there
+    url = f"postgresql://mixpeek:hunter2-secret@127.0.0.1:{port}/mixpeek"
+    result = run_cli(*command, "--database-url", url, cwd=tmp_path)
+
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    message = result.stderr.strip()
+    assert message.startswith("mixpeek-mock: cannot use the database postgresql://mixpeek:***@")
+    assert len(message.splitlines()) == 1
+    assert "hunter2" not in result.stderr + result.stdout
+
+
 @pytest.mark.parametrize(
     ("command", "database_url"),
     [
-        (("serve",), "postgresql://user@localhost/mixpeek"),
+        (("serve",), "mongodb://user@localhost/mixpeek"),
         (("keys", "create"), "mysql://localhost/mixpeek"),
         (("serve",), "sqlite:///:memory:"),
     ],

@@ -13,7 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY, s3_connection_body
+from tests.conftest import API_KEY, ServedDatabase, s3_connection_body
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -22,8 +22,8 @@ COMMITTED_SPEC = Path(__file__).resolve().parent.parent / "openapi.json"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("e2e") / "mock.db") as process:
+def server(served_database: ServedDatabase) -> Iterator[ServerProcess]:
+    with ServerProcess(served_database.path, database_url=served_database.url) as process:
         yield process
 
 

@@ -4,7 +4,6 @@ beside a server on the same file, and leases that are renewed or expire (D18, D2
 Each test starts real ``mixpeek-mock serve`` processes (tests/server_process.py) and reads a
 bucket of moto's S3 server (tests/s3.py)."""
 
-import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from app.db.database import Database
 from tests.conftest import API_KEY
 from tests.s3 import S3Store
 from tests.server_process import EXECUTABLE, ServerProcess
@@ -114,18 +114,23 @@ def files(s3: S3Store) -> tuple[str, int]:
     return bucket, count
 
 
-def objects_written(database: Path) -> int:
-    with sqlite3.connect(database) as conn:
-        count: int = conn.execute("SELECT COUNT(*) FROM bucket_objects").fetchone()[0]
+def objects_written(database_url: str) -> int:
+    database = Database.open(database_url)
+    try:
+        count: int = database.scalar("SELECT COUNT(*) FROM bucket_objects")
+    finally:
+        database.close()
     return count
 
 
 def test_the_scheduler_runs_a_new_sync_within_seconds_and_again_when_due(
-    connect: Any, tmp_path: Path, s3: S3Store
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store
 ) -> None:
     bucket = s3.new_bucket()
     s3.put(bucket, "in/a.txt", b"a")
-    with ServerProcess(tmp_path / "mock.db", env={"MIXPEEK_MOCK_SCHEDULER": "on"}) as server:
+    with ServerProcess(
+        tmp_path / "mock.db", database_url=database_url, env={"MIXPEEK_MOCK_SCHEDULER": "on"}
+    ) as server:
         client = connect(server)
         sync = client.make_sync(s3, f"{bucket}/in", polling_interval_seconds=30)
 
@@ -138,10 +143,10 @@ def test_the_scheduler_runs_a_new_sync_within_seconds_and_again_when_due(
 
 
 def test_a_server_killed_mid_run_leaves_an_interrupted_job_and_the_next_run_finishes(
-    connect: Any, tmp_path: Path, s3: S3Store, files: tuple[str, int]
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store, files: tuple[str, int]
 ) -> None:
     bucket, count = files
-    server = ServerProcess(tmp_path / "mock.db")
+    server = ServerProcess(tmp_path / "mock.db", database_url=database_url)
     with server:
         crash_and_continue(connect, server, s3, bucket, count)
 
@@ -153,7 +158,7 @@ def crash_and_continue(
     sync = client.make_sync(s3, f"{bucket}/in", batch_size=50)
     job_id = client.ok("POST", f"{client.path(sync)}/trigger")["sync_job_id"]
     deadline = time.monotonic() + 60
-    while objects_written(server.database_path) < 200:
+    while objects_written(server.database_url) < 200:
         assert time.monotonic() < deadline, "the run wrote nothing"
         time.sleep(0.05)
 
@@ -187,10 +192,10 @@ def run_cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[st
 
 
 def test_a_command_line_run_and_a_server_never_run_the_same_sync_at_once(
-    connect: Any, tmp_path: Path, s3: S3Store, files: tuple[str, int]
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store, files: tuple[str, int]
 ) -> None:
     bucket, count = files
-    with ServerProcess(tmp_path / "mock.db") as server:
+    with ServerProcess(tmp_path / "mock.db", database_url=database_url) as server:
         client = connect(server)
         sync = client.make_sync(s3, f"{bucket}/in")
         running = client.ok("POST", f"{client.path(sync)}/trigger")
@@ -232,9 +237,9 @@ def test_a_command_line_run_and_a_server_never_run_the_same_sync_at_once(
 
 
 def test_syncs_run_exits_non_zero_when_the_run_fails_or_the_sync_is_unknown(
-    connect: Any, tmp_path: Path, s3: S3Store
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store
 ) -> None:
-    with ServerProcess(tmp_path / "mock.db") as server:
+    with ServerProcess(tmp_path / "mock.db", database_url=database_url) as server:
         client = connect(server)
         sync = client.make_sync(s3, "no-such-bucket/in")
 
@@ -251,11 +256,12 @@ def test_syncs_run_exits_non_zero_when_the_run_fails_or_the_sync_is_unknown(
 
 
 def test_a_run_longer_than_its_lease_keeps_it_by_renewing(
-    connect: Any, tmp_path: Path, s3: S3Store, files: tuple[str, int]
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store, files: tuple[str, int]
 ) -> None:
     bucket, count = files
     with ServerProcess(
         tmp_path / "mock.db",
+        database_url=database_url,
         env={"MIXPEEK_MOCK_LOCK_TTL_SECONDS": "4", "MIXPEEK_MOCK_SYNC_CONCURRENCY": "1"},
     ) as server:
         client = connect(server)
@@ -271,19 +277,22 @@ def test_a_run_longer_than_its_lease_keeps_it_by_renewing(
 
 
 def test_an_expired_lease_is_freed_within_seconds_without_the_scheduler(
-    connect: Any, tmp_path: Path, s3: S3Store
+    connect: Any, tmp_path: Path, database_url: str, s3: S3Store
 ) -> None:
-    with ServerProcess(tmp_path / "mock.db") as server:
+    with ServerProcess(tmp_path / "mock.db", database_url=database_url) as server:
         client = connect(server)
         sync = client.make_sync(s3, "somewhere/in")
         # A worker on another machine took the lease and died: nobody renews it.
-        with sqlite3.connect(server.database_path) as conn:
-            conn.execute(
+        database = Database.open(server.database_url)
+        try:
+            database.execute(
                 "UPDATE sync_config SET locked_by_worker_id = 'wrk_elsewhere_1_dead',"
                 " locked_at = '2026-01-01 00:00:00.000000',"
                 " lock_expires_at = '2026-01-01 00:01:00.000000' WHERE sync_config_id = ?",
                 (sync["sync_config_id"],),
             )
+        finally:
+            database.close()
 
         freed = client.wait_until(sync, lambda r: not r["locked"], timeout=10)
 

@@ -39,7 +39,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import ADMIN_HEADERS, API_KEY, s3_connection_body
+from tests.conftest import ADMIN_HEADERS, API_KEY, ServedDatabase, s3_connection_body
 from tests.fuzz_support import Seeded, steer_to_seeded, with_links
 from tests.server_process import ServerProcess
 
@@ -125,8 +125,8 @@ def undo_admin_effects(case: Case[Any], client: httpx2.Client) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("fuzz") / "mock.db") as process:
+def server(served_database: ServedDatabase) -> Iterator[ServerProcess]:
+    with ServerProcess(served_database.path, database_url=served_database.url) as process:
         yield process
 
 

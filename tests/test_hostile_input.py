@@ -52,7 +52,8 @@ from app.bootstrap import prepare_database
 from app.db.database import Database
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import ADMIN_TOKEN, API_KEY, Api
+from tests.conftest import ADMIN_TOKEN, API_KEY, BACKENDS, Api, dump_database, empty_database_url
+from tests.postgres import PostgresServer
 from tests.s3 import S3Store, trigger_and_wait
 
 MAX_BODY = 1024 * 1024
@@ -75,10 +76,15 @@ ERROR_TYPES = {
 # `api` and `database` fixtures talk to one shared server and database file.
 
 
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    path: Path = tmp_path_factory.mktemp("hostile") / "mock.db"
-    return Settings(database_url=f"sqlite:///{path}", api_key=API_KEY, admin_token=ADMIN_TOKEN)
+@pytest.fixture(scope="module", params=BACKENDS)
+def settings(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: PostgresServer | None,
+) -> Iterator[Settings]:
+    folder: Path = tmp_path_factory.mktemp("hostile")
+    with empty_database_url(request.param, folder, postgres_server) as url:
+        yield Settings(database_url=url, api_key=API_KEY, admin_token=ADMIN_TOKEN)
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +158,8 @@ def world(client: TestClient, s3: S3Store) -> World:
 
 
 def dump(database: Database) -> str:
-    """Every table's schema and rows, as SQL text."""
-    return "\n".join(database.conn.iterdump())
+    """Every table's rows (and on SQLite its schema), as text."""
+    return dump_database(database)
 
 
 def state(client: TestClient, database: Database) -> tuple[str, Any, Any]:

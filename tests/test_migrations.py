@@ -27,6 +27,13 @@ from tests.conftest import API_KEY, Api
 from tests.s3 import S3Store
 from tests.sync_runs import SourceSync
 
+
+@pytest.fixture
+def backend() -> str:
+    """SQLite: these read the file itself (PostgreSQL's are in test_postgres_migrations.py)."""
+    return "sqlite"
+
+
 # The revision before sync_configurations became sync_config.
 BEFORE_0003 = "0002_sync_runs"
 

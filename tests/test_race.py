@@ -14,7 +14,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import API_KEY, s3_connection_body
+from tests.conftest import API_KEY, ServedDatabase, s3_connection_body
 from tests.server_process import ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -34,8 +34,8 @@ def description(round_: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("race") / "mock.db") as process:
+def server(served_database: ServedDatabase) -> Iterator[ServerProcess]:
+    with ServerProcess(served_database.path, database_url=served_database.url) as process:
         yield process
 
 
@@ -133,10 +133,13 @@ def test_racing_patches_on_one_record_lose_no_update(server: ServerProcess) -> N
 
 def test_two_processes_on_one_file_lose_no_update(server: ServerProcess) -> None:
     """The same race, each client talking to its own server process on the same SQLite file
-    (two containers on one volume, say): the write lock is SQLite's, not the process's."""
+    (two containers on one volume, say), or the same PostgreSQL database (two instances behind
+    a load balancer): the write lock is the database's, not the process's."""
     path = new_sync_path(server, "race-two-processes")
 
-    with ServerProcess(server.database_path) as sibling:
+    # Its own log beside the first's, on the first's database.
+    sibling_log = server.database_path.with_name("sibling.db")
+    with ServerProcess(sibling_log, database_url=server.database_url) as sibling:
         by_batch_size, by_description = race(
             path, [(server.url, batch_size), (sibling.url, description)]
         )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, ServedDatabase
 from tests.s3 import S3Store
 from tests.server_process import ServerProcess
 
@@ -40,8 +40,8 @@ def mixpeek() -> ModuleType:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("sdk") / "mock.db") as process:
+def server(served_database: ServedDatabase) -> Iterator[ServerProcess]:
+    with ServerProcess(served_database.path, database_url=served_database.url) as process:
         yield process
 
 

@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 
 from app.admin.seed import MAX_SEED_RECORDS
 from app.admin.seed_example import EXAMPLE_FIXTURE
-from app.admin.state import STATE_TABLES
 from app.db.database import Database
-from tests.conftest import ADMIN_HEADERS, API_KEY, Api
+from tests.conftest import ADMIN_HEADERS, API_KEY, Api, dump_database
 from tests.server_process import EXECUTABLE, ServerProcess
 
 ACME_KEY = "sk_acme_test_key_0123456789"
@@ -24,11 +23,8 @@ def seed(client: TestClient, document: Any) -> Any:
     return client.post("/_mock/seed", headers=ADMIN_HEADERS, json=document)
 
 
-def dump(database: Database) -> dict[str, list[dict[str, Any]]]:
-    tables = [t for t, _ in STATE_TABLES] + ["organizations", "users", "api_keys"]
-    return {
-        t: [dict(r) for r in database.all(f'SELECT * FROM "{t}" ORDER BY rowid')] for t in tables
-    }
+def dump(database: Database) -> str:
+    return dump_database(database)
 
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -52,7 +52,8 @@ class PrincipalCache:
     Keys are only ever added or revoked by another process (the ``keys`` commands, a second
     server) or before serving starts, and SQLite's ``data_version`` changes whenever another
     connection commits to the file. So one cheap pragma per request tells whether the remembered
-    answers still hold, and a revoked key is refused on the very next request.
+    answers still hold, and a revoked key is refused on the very next request. PostgreSQL has
+    no such counter, and another instance may revoke a key: there nothing is remembered.
     """
 
     def __init__(self) -> None:
@@ -60,7 +61,9 @@ class PrincipalCache:
         self._principals: dict[str, Principal] = {}
 
     def lookup(self, db: Database, key: str) -> Principal | None:
-        version = db.scalar("PRAGMA data_version")
+        version = db.data_version()
+        if version is None:  # no cheap change counter (PostgreSQL): a lookup per request
+            return find_principal(db, key)
         if version != self._version:
             self._principals.clear()
             self._version = version

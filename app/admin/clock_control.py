@@ -7,6 +7,9 @@ syncs an advance (or a jump) makes due are claimed before the call answers, so t
 exist when the test looks; the engine process then runs them.
 """
 
+import contextlib
+import logging
+import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,8 +20,12 @@ from app.db.database import Database, to_column
 from app.engine import scheduler
 from app.errors import ValidationError, validation_error
 
+log = logging.getLogger("mixpeek_mock.clock")
+
 # At most this many due syncs are claimed by one clock change; more wait for the scheduler.
 MAX_CLAIMS_PER_CHANGE = 1000
+# How often an instance reads the deployment's clock again (ClockFollower).
+FOLLOW_EVERY_SECONDS = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,3 +84,40 @@ def claim_due(db: Database, *, worker_id: str, ttl_seconds: float) -> list[str]:
     return scheduler.claim_due_runs(
         db, worker_id=worker_id, ttl_seconds=ttl_seconds, limit=MAX_CLAIMS_PER_CHANGE
     )
+
+
+class ClockFollower:
+    """Keeps this process's clock in step with the deployment's, for servers that share a
+    database with others (PostgreSQL): a change made through another instance reaches this
+    one within ``FOLLOW_EVERY_SECONDS``. A thread with a connection of its own, so that
+    neither the event loop nor a request waits for it. (On SQLite the server is the only
+    process of its file that changes the clock, and applies its own changes at once.)
+    """
+
+    def __init__(self, database_url: str) -> None:
+        self._database_url = database_url
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="clock-follower", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        database: Database | None = None
+        while not self._stop.wait(FOLLOW_EVERY_SECONDS):
+            try:
+                if database is None:
+                    database = Database.open(self._database_url)
+                clock.load(database)
+            except Exception:  # the database is away for a moment: try again next time
+                log.warning("could not read the deployment's clock; retrying", exc_info=True)
+                if database is not None:
+                    with contextlib.suppress(Exception):
+                        database.close()
+                    database = None
+        if database is not None:
+            database.close()

@@ -1,12 +1,11 @@
 """Bucket rules: unique names per namespace, lookup by id or name, cascade on delete."""
 
-import sqlite3
 from typing import Any
 
 from app import etags, idempotency, identifiers
 from app.buckets.schemas import BUCKET_OPTIONS, bucket_from_row
 from app.clock import utc_now
-from app.db.database import Database, Row
+from app.db.database import Database, IntegrityError, Row
 from app.errors import AlreadyExistsError, NotFoundError
 from app.idempotency import IdempotentCreate
 from app.pagination import Page, PageRows, fetch_page, name_contains
@@ -102,7 +101,7 @@ def create_bucket(
             body = render_record(bucket_from_row(row))
             idempotency.remember(db, once, body)
             return body
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExistsError(
             f"A bucket named {fields['bucket_name']!r} already exists in this namespace."
         ) from None

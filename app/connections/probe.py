@@ -17,6 +17,7 @@ cannot be turned into a scanner of the networks the server can reach:
 
 import asyncio
 import concurrent.futures
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,22 +100,25 @@ class ProbePool:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="storage-probe"
         )
-        # Running plus waiting: beyond it a probe is refused at once rather than queued.
-        self._slots = asyncio.Semaphore(threads * 4)
+        # Running plus waiting: beyond it a probe is refused at once rather than queued. A
+        # thread's semaphore, not asyncio's: on PostgreSQL requests run on several loops.
+        self._slots = threading.BoundedSemaphore(threads * 4)
 
     async def probe(self, provider_type: str, config: dict[str, Any]) -> str | None:
         """None when the store answered; otherwise why it cannot be used."""
-        if self._slots.locked():
+        if not self._slots.acquire(blocking=False):
             raise ServiceUnavailableError(
                 "Too many connection tests are under way; retry shortly.",
                 headers={"Retry-After": str(max(1, round(self.seconds)))},
             )
         started = asyncio.get_running_loop().time()
-        async with self._slots:
+        try:
             future = self._executor.submit(
                 probe_connection, provider_type, config, self.policy, self.seconds
             )
             outcome = await asyncio.wrap_future(future)
+        finally:
+            self._slots.release()
         if outcome.at_deadline:
             waited = asyncio.get_running_loop().time() - started
             await asyncio.sleep(max(0.0, self.seconds - waited))

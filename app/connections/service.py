@@ -1,13 +1,12 @@
 """Storage connection rules: organization scope, credential redaction, delete protection."""
 
-import sqlite3
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
 from app import etags, idempotency, identifiers
 from app.clock import utc_now
-from app.db.database import Database, Row
+from app.db.database import Database, IntegrityError, Row
 from app.errors import AlreadyExistsError, BadRequestError, NotFoundError, validation_error
 from app.idempotency import IdempotentCreate
 from app.pagination import Page, PageRows, fetch_page, where_equal
@@ -117,7 +116,7 @@ def create_connection(
             body = render_record(connection_from_row(row))
             idempotency.remember(db, once, body)
             return body
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExistsError(
             f"A storage connection named {fields['name']!r} already exists."
         ) from None

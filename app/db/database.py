@@ -19,17 +19,22 @@ once ``BEGIN IMMEDIATE`` holds the lock, nothing inside the transaction can be b
 and if COMMIT ever were, it is rolled back before the error leaves ``transaction()``. Keep it
 so: never write outside ``transaction()`` after something else was written in the same request.
 Other connections (the CLI, the checkpointer) keep SQLite's own wait, off the event loop.
-The same idea maps to PostgreSQL's ``lock_timeout``.
+
+``Database`` is the interface the services use; ``SQLiteDatabase`` here is the default backend
+and ``PostgresDatabase`` (app/db/postgres.py) the other, picked by the URL's scheme
+(``Database.open``). Services write portable SQL with ``?`` placeholders; each backend keeps
+what is its own (PRAGMAs, locking, value formats) behind these methods.
 """
 
 import json
 import sqlite3
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from app.db.files import create_private_file, refused
 from app.jsonutil import dump_json_text
@@ -57,6 +62,11 @@ class DatabaseBusyError(DatabaseUnavailableError):
 
 class DatabaseStorageError(DatabaseUnavailableError):
     """The disk refused a write (full, a file size limit, an I/O error); rolled back."""
+
+
+class IntegrityError(Exception):
+    """A statement broke a constraint (a unique name taken, a missing parent): nothing of it
+    was applied. The same class whatever the backend, so services catch one thing."""
 
 
 def _typed(exc: sqlite3.Error) -> Exception:
@@ -138,12 +148,29 @@ class DatabaseUrlError(ValueError):
     pass
 
 
+SQLITE = "sqlite"
+POSTGRESQL = "postgresql"
+_POSTGRES_PREFIXES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def backend_of(database_url: str) -> str:
+    """``"sqlite"`` or ``"postgresql"``: which backend serves ``database_url``."""
+    if database_url.startswith(_POSTGRES_PREFIXES):
+        return POSTGRESQL
+    if database_url.startswith("sqlite:///"):
+        return SQLITE
+    raise DatabaseUrlError(
+        f"Unsupported database URL {database_url!r}: use sqlite:///PATH or"
+        " postgresql://user@host:port/database."
+    )
+
+
 def sqlite_path(database_url: str) -> str:
     """The file path of a ``sqlite:///relative`` or ``sqlite:////absolute`` URL."""
     prefix = "sqlite:///"
     if not database_url.startswith(prefix):
         raise DatabaseUrlError(
-            f"Unsupported database URL {database_url!r}: only sqlite:///PATH is supported."
+            f"Unsupported database URL {database_url!r}: not an SQLite file (sqlite:///PATH)."
         )
     path = database_url[len(prefix) :].split("?", 1)[0]
     if not path or path == ":memory:":
@@ -218,20 +245,107 @@ class Rows:
         plan = self._plan
         if plan is not None:
             for values in self._values:
-                yield Database._decode(plan, values)
+                yield _decode(plan, values)
 
 
-class Database:
+def _decode(plan: _Plan, values: tuple[Any, ...]) -> Row:
+    names, decoders = plan
+    row = dict(zip(names, values, strict=True))
+    for index, decode in decoders:
+        value = values[index]
+        if value is not None:
+            row[names[index]] = decode(value)
+    return row
+
+
+class Database(ABC):
+    """What the services talk to: statements with ``?`` placeholders, rows as dicts whose
+    values are already Python values (JSON as objects, booleans, aware UTC datetimes), and
+    write transactions that hold the one writer lock.
+
+    ``column`` and ``scalar`` answer values as the backend has them: use them for keys, ids
+    and counts, not for JSON, boolean or datetime columns.
+    """
+
+    backend: ClassVar[str]
+
+    @staticmethod
+    def open(database_url: str) -> "Database":
+        """A connection to the database ``database_url`` names, of the backend its scheme says."""
+        if backend_of(database_url) == POSTGRESQL:
+            from app.db.postgres import PostgresDatabase
+
+            return PostgresDatabase.open(database_url)
+        return SQLiteDatabase(connect(database_url), database_url)
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return list(self.rows(sql, params))
+
+    @abstractmethod
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        """Every row of the statement, fetched now and decoded as each is read."""
+
+    @abstractmethod
+    def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The first value of every row of the statement, undecoded (keys, ids)."""
+
+    @abstractmethod
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+
+    @abstractmethod
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement; the number of rows it changed."""
+
+    @abstractmethod
+    def insert(self, table: str, values: Mapping[str, Any]) -> None:
+        """Insert one row. Table and column names come from code, never from a request."""
+
+    @abstractmethod
+    def update(
+        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
+    ) -> Row | None:
+        """Set ``values`` on the row matching ``where``; that row as it now is, or None.
+
+        ``where`` must select at most one row. Names come from code, never from a request.
+        """
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager["Database"]:
+        """A write transaction holding the one writer lock: everything inside commits together
+        or not at all; ``DatabaseBusyError`` before anything was done when the lock is held."""
+
+    @abstractmethod
+    def wait_for_locks(self, seconds: float) -> None:
+        """How long a statement waits for another connection's lock before it raises
+        ``DatabaseBusyError``."""
+
+    @abstractmethod
+    def check_writable(self) -> None:
+        """Raise ``DatabaseAccessError`` (or the driver's error) unless this connection can
+        write; leaves nothing behind."""
+
+    @abstractmethod
+    def data_version(self) -> int | None:
+        """A number that changes whenever another connection commits, for caches that must
+        notice; None when the backend has no cheap one (then nothing may be cached)."""
+
+
+class SQLiteDatabase(Database):
     """A thin wrapper over one connection: queries, and transactions that hold the write lock."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    backend = SQLITE
+
+    def __init__(self, conn: sqlite3.Connection, database_url: str = "sqlite:///") -> None:
         self.conn = conn
+        self.database_url = database_url
         self._column_types: dict[str, str] | None = None
         self._plans: dict[str, _Plan] = {}
-
-    @classmethod
-    def open(cls, database_url: str) -> "Database":
-        return cls(connect(database_url))
 
     def close(self) -> None:
         self.conn.close()
@@ -255,20 +369,17 @@ class Database:
             plan = self._plans[sql] = (names, decoders)
         return plan
 
-    @staticmethod
-    def _decode(plan: _Plan, values: tuple[Any, ...]) -> Row:
-        names, decoders = plan
-        row = dict(zip(names, values, strict=True))
-        for index, decode in decoders:
-            value = values[index]
-            if value is not None:
-                row[names[index]] = decode(value)
-        return row
-
     def wait_for_locks(self, seconds: float) -> None:
-        """How long a statement waits for another connection's lock before it raises
-        ``DatabaseBusyError``; 0 for the serving connection (see the module docstring)."""
+        """0 for the serving connection (see the module docstring)."""
         self.conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    def check_writable(self) -> None:
+        check_writable(self.conn, self.database_url)
+
+    def data_version(self) -> int | None:
+        # Changes whenever another connection commits to the file; one cheap pragma.
+        version: int = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        return version
 
     # Every statement goes through these methods, which turn lock and storage failures into
     # the typed errors above (a try block costs nothing until it catches).
@@ -279,13 +390,11 @@ class Database:
             values = cursor.fetchone()
         except sqlite3.OperationalError as exc:
             raise _typed(exc) from exc
-        return None if values is None else self._decode(self._plan(sql, cursor), values)
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        return list(self.rows(sql, params))
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
+        return None if values is None else _decode(self._plan(sql, cursor), values)
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        """Every row of the statement, fetched now and decoded as each is read."""
         try:
             cursor = self.conn.execute(sql, params)
             values = cursor.fetchall()
@@ -294,7 +403,6 @@ class Database:
         return Rows(self._plan(sql, cursor) if values else None, values)
 
     def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        """The first value of every row of the statement, undecoded (keys, ids)."""
         try:
             return [values[0] for values in self.conn.execute(sql, params).fetchall()]
         except sqlite3.OperationalError as exc:
@@ -308,14 +416,14 @@ class Database:
         return None if row is None else row[0]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one statement; the number of rows it changed."""
         try:
             return self.conn.execute(sql, params).rowcount
         except sqlite3.OperationalError as exc:
             raise _typed(exc) from exc
+        except sqlite3.IntegrityError as exc:
+            raise IntegrityError(str(exc)) from exc
 
     def insert(self, table: str, values: Mapping[str, Any]) -> None:
-        """Insert one row. Table and column names come from code, never from a request."""
         columns = ", ".join(f'"{name}"' for name in values)
         marks = ", ".join("?" for _ in values)
         self.execute(
@@ -326,10 +434,6 @@ class Database:
     def update(
         self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
     ) -> Row | None:
-        """Set ``values`` on the row matching ``where``; that row as it now is, or None.
-
-        ``where`` must select at most one row. Names come from code, never from a request.
-        """
         assignments = ", ".join(f'"{name}" = ?' for name in values)
         return self.one(
             f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
@@ -337,10 +441,8 @@ class Database:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator["Database"]:
-        """A write transaction: everything inside commits together or not at all.
-
-        ``BEGIN IMMEDIATE`` takes the write lock up front, so the reads inside see the state
+    def transaction(self) -> Iterator[Database]:
+        """``BEGIN IMMEDIATE`` takes the write lock up front, so the reads inside see the state
         the writes will be applied to (no lost updates between processes). If it cannot, it
         raises ``DatabaseBusyError`` before anything was done. Whatever fails inside, COMMIT
         included (a full disk), the transaction is rolled back and the connection stays usable.

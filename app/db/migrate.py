@@ -12,6 +12,11 @@ database which revision it is at, with plain sqlite3, and then:
   SQLAlchemy and the models kept ~30 MB of its memory for its whole life. The server starts the
   child first and imports its own modules while the child migrates (``start_upgrade``, then
   ``finish_upgrade``).
+
+On PostgreSQL there is no snapshot (see app/db/schema.py for why): a database below head, a
+new one included, goes through Alembic in the same child, and migrations/env.py holds a
+transaction-level advisory lock while Alembic reads the revision and migrates, so instances
+that start together migrate once (the others then find the database at head).
 """
 
 import sqlite3
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.db.database import SQLITE, Database, SQLiteDatabase, backend_of
 from app.db.schema import create_schema
 
 if TYPE_CHECKING:
@@ -41,12 +47,20 @@ def migrations_dir() -> Path:
     raise FileNotFoundError("the migrations folder is missing from this installation")
 
 
-def current_revision(conn: sqlite3.Connection) -> str | None:
-    try:
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except sqlite3.OperationalError:  # no alembic_version table: a new, empty database
+def current_revision(database: Database | sqlite3.Connection) -> str | None:
+    """The revision the database is at; None for a new, empty one."""
+    if isinstance(database, SQLiteDatabase):
+        database = database.conn
+    if isinstance(database, sqlite3.Connection):
+        try:
+            row = database.execute("SELECT version_num FROM alembic_version").fetchone()
+        except sqlite3.OperationalError:  # no alembic_version table: a new, empty database
+            return None
+        return None if row is None else str(row[0])
+    if not database.scalar("SELECT to_regclass('alembic_version') IS NOT NULL"):
         return None
-    return None if row is None else str(row[0])
+    version = database.scalar("SELECT version_num FROM alembic_version")
+    return None if version is None else str(version)
 
 
 def alembic_config(database_url: str) -> "Config":
@@ -54,7 +68,8 @@ def alembic_config(database_url: str) -> "Config":
 
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # The config file's syntax reads "%" as the start of an interpolation (a password's %40).
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
 
 
@@ -62,21 +77,27 @@ class MigrationError(Exception):
     """The migrations could not be applied; the message is the child's last line of error."""
 
 
-def start_upgrade(conn: sqlite3.Connection, database_url: str) -> "subprocess.Popen[str] | None":
-    """Bring the database to head: at once when it is there or empty (None), else by starting
-    the missing migrations in a child process (wait for it with ``finish_upgrade``)."""
-    revision = current_revision(conn)
+def start_upgrade(
+    database: Database | sqlite3.Connection, database_url: str
+) -> "subprocess.Popen[str] | None":
+    """Bring the database to head: at once when it is there or (SQLite) empty (None), else by
+    starting the missing migrations in a child process (wait for it with ``finish_upgrade``)."""
+    if isinstance(database, sqlite3.Connection):
+        database = SQLiteDatabase(database, database_url)
+    revision = current_revision(database)
     if revision == SCHEMA_REVISION:
         return None
-    if revision is None:
-        try:
-            if create_schema(conn):
-                return None
-        except sqlite3.Error as exc:  # rolled back: nothing was made
-            raise MigrationError(f"creating the database's schema failed: {exc}") from exc
-    # Not empty: migrate, unless another process has just made this new file's schema.
-    if current_revision(conn) == SCHEMA_REVISION:
-        return None
+    if isinstance(database, SQLiteDatabase) and backend_of(database_url) == SQLITE:
+        conn = database.conn
+        if revision is None:
+            try:
+                if create_schema(conn):
+                    return None
+            except sqlite3.Error as exc:  # rolled back: nothing was made
+                raise MigrationError(f"creating the database's schema failed: {exc}") from exc
+        # Not empty: migrate, unless another process has just made this new file's schema.
+        if current_revision(conn) == SCHEMA_REVISION:
+            return None
     return subprocess.Popen(  # noqa: S603 (our own interpreter and module)
         [sys.executable, "-m", "app.db.migrate", database_url],
         stdin=subprocess.DEVNULL,
@@ -117,10 +138,10 @@ def finish_upgrade(
         )
 
 
-def upgrade_to_head(conn: sqlite3.Connection, database_url: str) -> bool:
+def upgrade_to_head(database: Database | sqlite3.Connection, database_url: str) -> bool:
     """Bring the database to head (see ``start_upgrade``); True when something was applied."""
-    before = current_revision(conn)
-    finish_upgrade(start_upgrade(conn, database_url))
+    before = current_revision(database)
+    finish_upgrade(start_upgrade(database, database_url))
     return before != SCHEMA_REVISION
 
 

@@ -18,16 +18,14 @@ database made from it differs from one Alembic made (``sqlite_master``, the revi
 revision, or a file that is not ours) still goes through Alembic (app/db/migrate.py), so an
 upgrade always runs the reviewed migrations.
 
-PostgreSQL (issue 11, not built yet): this file is SQLite's own SQL and cannot be replayed
-there. The same idea would work with a second, per-backend file (``schema.postgresql.sql``,
-rendered by Alembic's offline mode, ``alembic upgrade head --sql``, and checked the same way
-against the catalog of a database Alembic migrated). The plan is not to make one: a PostgreSQL
-server is a shared, long-lived deployment whose first start happens once, where a second of
-start-up matters little, and replicas starting together must migrate once, which needs a lock
-around the migration (``pg_advisory_lock``, held while Alembic runs) that a snapshot would not
-remove. So on PostgreSQL a database below head, a new one included, goes through Alembic under
-that lock (a restart at head still only reads the revision), this module stays SQLite's, and
-``app/db/migrate.py`` picks the path by the URL's backend.
+PostgreSQL has no such file: this one is SQLite's own SQL and cannot be replayed there. The
+same idea would work with a second, per-backend file (rendered by Alembic's offline mode and
+checked against the catalog of a database Alembic migrated), but a PostgreSQL server is a
+shared, long-lived deployment whose first start happens once, where a second of start-up
+matters little, and replicas starting together must migrate once, which needs a lock around
+the migration that a snapshot would not remove. So on PostgreSQL a database below head, a new
+one included, goes through Alembic under ``pg_advisory_xact_lock`` (migrations/env.py; a restart
+at head still only reads the revision), and ``app/db/migrate.py`` picks the path by backend.
 """
 
 import sqlite3

@@ -10,7 +10,16 @@ itself uses, so that the rows read back through these models unchanged.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -346,3 +355,14 @@ class SnapshotRow(SQLModel, table=True):
     table_name: str = Field(primary_key=True)
     position: int = Field(primary_key=True)
     data: Any = _json(nullable=False)
+
+
+# Every integer column holds a signed 64-bit value (counters, sizes, limits up to 2**63 - 1), as
+# SQLite's INTEGER does; PostgreSQL's integer is 32-bit, so there they are bigint. Set here for
+# every table at once, so that a new table cannot forget it (its migration must say the same,
+# or ``alembic check`` on PostgreSQL fails).
+INT64 = Integer().with_variant(BigInteger(), "postgresql")
+for _table in SQLModel.metadata.tables.values():
+    for _column in _table.columns:
+        if type(_column.type) is Integer:
+            _column.type = INT64

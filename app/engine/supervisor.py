@@ -16,6 +16,7 @@ import contextlib
 import logging
 import subprocess
 import sys
+import threading
 
 from app.db.database import Database, DatabaseBusyError
 from app.engine import leases
@@ -32,12 +33,18 @@ class EngineSupervisor:
         self.config = config
         self.worker_id = config.worker_id
         self._process: subprocess.Popen[bytes] | None = None
+        # Triggers may wake it from several request-worker threads at once (PostgreSQL).
+        self._lock = threading.RLock()
 
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
         if self.running:
             return
         if self._process is not None:
@@ -51,14 +58,15 @@ class EngineSupervisor:
 
     def wake(self) -> None:
         """Tell the engine a run was claimed for it (starting the engine if need be)."""
-        self.start()
-        assert self._process is not None
-        assert self._process.stdin is not None
-        try:
-            self._process.stdin.write(b"wake\n")
-            self._process.stdin.flush()
-        except (BrokenPipeError, OSError):  # it died a moment ago: the next wake restarts it
-            log.warning("the engine process could not be woken")
+        with self._lock:
+            self._start()
+            assert self._process is not None
+            assert self._process.stdin is not None
+            try:
+                self._process.stdin.write(b"wake\n")
+                self._process.stdin.flush()
+            except (BrokenPipeError, OSError):  # it died a moment ago: the next wake restarts it
+                log.warning("the engine process could not be woken")
 
     async def stop(self) -> None:
         """Ask the engine to stop (it interrupts its runs and frees their leases), then wait a
@@ -79,9 +87,13 @@ class EngineSupervisor:
 
 
 class LeaseReaper:
-    def __init__(self, database: Database, *, live_worker_ids: set[str]) -> None:
+    def __init__(
+        self, database: Database, *, live_worker_ids: set[str], in_thread: bool = False
+    ) -> None:
         self.database = database
         self.live_worker_ids = live_worker_ids
+        # True for a database reached over the network: reaping must not block the loop.
+        self.in_thread = in_thread
         self._task: asyncio.Task[None] | None = None
 
     def reap_at_start(self) -> None:
@@ -101,7 +113,10 @@ class LeaseReaper:
         while True:
             await asyncio.sleep(REAP_EVERY_SECONDS)
             try:
-                leases.reap_expired(self.database)
+                if self.in_thread:
+                    await asyncio.to_thread(leases.reap_expired, self.database)
+                else:
+                    leases.reap_expired(self.database)
             except DatabaseBusyError:
                 pass  # another process is writing: next time
             except Exception:

@@ -1,11 +1,10 @@
 """Namespace rules: unique names per organization, lookup by id or name, cascade on delete."""
 
-import sqlite3
 from typing import Any
 
 from app import etags, idempotency, identifiers
 from app.clock import utc_now
-from app.db.database import Database, Row
+from app.db.database import Database, IntegrityError, Row
 from app.errors import AlreadyExistsError, NotFoundError
 from app.idempotency import IdempotentCreate
 from app.namespaces.schemas import NAMESPACE_OPTIONS, NamespaceModel, namespace_from_row
@@ -81,7 +80,7 @@ def create_namespace(
             body = render_record(public_namespace(db, row))
             idempotency.remember(db, once, body)
             return body
-    except sqlite3.IntegrityError:
+    except IntegrityError:
         raise AlreadyExistsError(
             f"A namespace named {fields['namespace_name']!r} already exists."
         ) from None

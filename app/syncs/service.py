@@ -225,7 +225,7 @@ def list_syncs(
         resolved = connection_id_of(
             db, internal_id=scope.principal.internal_id, identifier=connection_id
         )
-        where += " AND connection_id = ?" if resolved is not None else " AND 0"
+        where += " AND connection_id = ?" if resolved is not None else " AND 1 = 0"
         params += [resolved] if resolved is not None else []
     return fetch_page(
         db,
@@ -233,7 +233,9 @@ def list_syncs(
         key="sync_config_id",
         where=where,
         params=params,
-        order_by="created_at DESC, rowid DESC",
+        # Newest first; the id orders syncs created in the same microsecond (by two instances),
+        # as objects are ordered (portable SQL: PostgreSQL has no rowid).
+        order_by="created_at DESC, sync_config_id DESC",
         page=page,
     )
 

@@ -19,6 +19,12 @@ down_revision: str | None = "0001_initial"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# Integers are 64-bit, as SQLite's INTEGER is: PostgreSQL's integer is 32-bit, so bigint there
+# (app/db/tables.py declares the same).
+INT64 = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+# Aware datetimes: timestamptz on PostgreSQL (DATETIME on SQLite, as before).
+DATETIME = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
     op.create_table(
@@ -34,13 +40,13 @@ def upgrade() -> None:
         sa.Column("blob_property", sa.String(), nullable=False),
         sa.Column("blob_type", sa.String(), nullable=False),
         sa.Column("filename", sa.String(), nullable=False),
-        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("size_bytes", INT64, nullable=False),
         sa.Column("mime_type", sa.String(), nullable=False),
         sa.Column("content_hash", sa.String(), nullable=False),
         sa.Column("source_etag", sa.String(), nullable=True),
-        sa.Column("source_last_modified", sa.DateTime(), nullable=True),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("source_last_modified", DATETIME, nullable=True),
+        sa.Column("created_at", DATETIME, nullable=False),
+        sa.Column("updated_at", DATETIME, nullable=False),
         sa.ForeignKeyConstraint(["bucket_id"], ["buckets.bucket_id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("object_id"),
         sa.UniqueConstraint("bucket_id", "sync_config_id", "source_key"),
@@ -65,13 +71,13 @@ def upgrade() -> None:
         sa.Column("source_path", sa.String(), nullable=False),
         sa.Column("error_type", sa.String(), nullable=False),
         sa.Column("error_message", sa.String(), nullable=False),
-        sa.Column("retry_count", sa.Integer(), nullable=False),
+        sa.Column("retry_count", INT64, nullable=False),
         sa.Column("max_retries_reached", sa.Boolean(), nullable=False),
         sa.Column("permanently_failed", sa.Boolean(), nullable=False),
-        sa.Column("first_seen_at", sa.DateTime(), nullable=False),
-        sa.Column("last_seen_at", sa.DateTime(), nullable=False),
-        sa.Column("requeued_at", sa.DateTime(), nullable=True),
-        sa.Column("resolved_at", sa.DateTime(), nullable=True),
+        sa.Column("first_seen_at", DATETIME, nullable=False),
+        sa.Column("last_seen_at", DATETIME, nullable=False),
+        sa.Column("requeued_at", DATETIME, nullable=True),
+        sa.Column("resolved_at", DATETIME, nullable=True),
         sa.ForeignKeyConstraint(
             ["sync_config_id"], ["sync_configurations.sync_config_id"], ondelete="CASCADE"
         ),
@@ -90,16 +96,16 @@ def upgrade() -> None:
         sa.Column("phase", sa.String(), nullable=True),
         sa.Column("full_sync", sa.Boolean(), nullable=False),
         sa.Column("worker_id", sa.String(), nullable=False),
-        sa.Column("total_files", sa.Integer(), nullable=False),
-        sa.Column("files_synced", sa.Integer(), nullable=False),
-        sa.Column("files_verified", sa.Integer(), nullable=False),
-        sa.Column("files_failed", sa.Integer(), nullable=False),
-        sa.Column("bytes_synced", sa.Integer(), nullable=False),
-        sa.Column("batches_created", sa.Integer(), nullable=False),
+        sa.Column("total_files", INT64, nullable=False),
+        sa.Column("files_synced", INT64, nullable=False),
+        sa.Column("files_verified", INT64, nullable=False),
+        sa.Column("files_failed", INT64, nullable=False),
+        sa.Column("bytes_synced", INT64, nullable=False),
+        sa.Column("batches_created", INT64, nullable=False),
         sa.Column("error", sa.String(), nullable=True),
-        sa.Column("started_at", sa.DateTime(), nullable=False),
-        sa.Column("completed_at", sa.DateTime(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", DATETIME, nullable=False),
+        sa.Column("completed_at", DATETIME, nullable=True),
+        sa.Column("updated_at", DATETIME, nullable=False),
         sa.ForeignKeyConstraint(
             ["sync_config_id"], ["sync_configurations.sync_config_id"], ondelete="CASCADE"
         ),
@@ -112,12 +118,10 @@ def upgrade() -> None:
         )
 
     with op.batch_alter_table("sync_configurations", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("batches_created", sa.Integer(), server_default="0", nullable=False)
-        )
-        batch_op.add_column(sa.Column("incremental_watermark", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("batches_created", INT64, server_default="0", nullable=False))
+        batch_op.add_column(sa.Column("incremental_watermark", DATETIME, nullable=True))
         batch_op.add_column(sa.Column("resume_after_key", sa.String(), nullable=True))
-        batch_op.add_column(sa.Column("resume_started_at", sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column("resume_started_at", DATETIME, nullable=True))
         batch_op.create_index(
             batch_op.f("ix_sync_configurations_next_sync_at"), ["next_sync_at"], unique=False
         )

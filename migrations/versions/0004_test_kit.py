@@ -19,12 +19,16 @@ down_revision: str | None = "0003_sync_config"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+# As in 0001 and 0002: integers are 64-bit (bigint on PostgreSQL), timestamps timestamptz there.
+INT64 = sa.Integer().with_variant(sa.BigInteger(), "postgresql")
+DATETIME = sa.DateTime(timezone=True)
+
 
 def upgrade() -> None:
     op.create_table(
         "admin_tokens",
         sa.Column("token_hash", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("token_hash"),
     )
     op.create_table(
@@ -39,9 +43,9 @@ def upgrade() -> None:
         sa.Column("route", sa.String(), nullable=False),
         sa.Column("idempotency_key", sa.String(), nullable=False),
         sa.Column("body_hash", sa.String(), nullable=False),
-        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column("status_code", INT64, nullable=False),
         sa.Column("response", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("internal_id", "route", "idempotency_key"),
     )
     with op.batch_alter_table("idempotency_records", schema=None) as batch_op:
@@ -51,23 +55,23 @@ def upgrade() -> None:
 
     op.create_table(
         "mock_clock",
-        sa.Column("clock_id", sa.Integer(), nullable=False),
+        sa.Column("clock_id", INT64, nullable=False),
         sa.Column("offset_us", sa.BigInteger(), nullable=False),
-        sa.Column("frozen_at", sa.DateTime(), nullable=True),
-        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.Column("frozen_at", DATETIME, nullable=True),
+        sa.Column("updated_at", DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("clock_id"),
     )
     op.create_table(
         "snapshots",
         sa.Column("name", sa.String(), nullable=False),
-        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("created_at", DATETIME, nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
     op.create_table(
         "snapshot_rows",
         sa.Column("snapshot_name", sa.String(), nullable=False),
         sa.Column("table_name", sa.String(), nullable=False),
-        sa.Column("position", sa.Integer(), nullable=False),
+        sa.Column("position", INT64, nullable=False),
         sa.Column("data", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["snapshot_name"], ["snapshots.name"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("snapshot_name", "table_name", "position"),

@@ -1,0 +1,195 @@
+"""Several server processes on one PostgreSQL database behave as one server (CONTRACT.md D35).
+
+Each instance is a real ``mixpeek-mock serve`` process; the tests talk to them as a load
+balancer would spread clients over them.
+"""
+
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from tests.conftest import s3_connection_body
+from tests.postgres import PostgresServer, postgres_server_missing
+from tests.server_process import EXECUTABLE, ServerProcess
+from tests.sync_runs import silent_endpoint
+from tests.test_race import HEADERS, new_sync_path, ok
+
+pytestmark = pytest.mark.e2e
+
+INSTANCES = 3
+ROUNDS = 30
+SCHEMA = {"bucket_schema": {"properties": {"video": {"type": "video"}}}}
+
+
+@pytest.fixture(scope="module")
+def instances(
+    tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer | None
+) -> Iterator[list[ServerProcess]]:
+    """Three instances on one new database, started together (they migrate it once)."""
+    if postgres_server is None:
+        pytest.skip(postgres_server_missing())
+    folder = tmp_path_factory.mktemp("instances")
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    servers = [
+        ServerProcess(folder / f"instance{index}.db", database_url=url)
+        for index in range(INSTANCES)
+    ]
+    starters = [threading.Thread(target=server.start) for server in servers]
+    try:
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join(timeout=60)
+        assert all(server.process is not None for server in servers)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+        postgres_server.drop_database(name)
+
+
+def test_racing_patches_over_three_instances_lose_no_update(
+    instances: list[ServerProcess],
+) -> None:
+    """Each client PATCHes its own field through its own instance: every PATCH is answered
+    200 with its change, the record ends with the last value of each field, and updated_at
+    moved forward at every write."""
+    path = new_sync_path(instances[0], "race-instances")
+    fields = ["batch_size", "max_objects_per_run", "description"]
+
+    def value(field: str, round_: int) -> Any:
+        return f"d{round_}" if field == "description" else round_
+
+    start = threading.Barrier(INSTANCES)
+    responses: list[list[httpx2.Response]] = [[] for _ in instances]
+    errors: list[BaseException] = []
+
+    def write(index: int) -> None:
+        try:
+            with httpx2.Client(base_url=instances[index].url, headers=HEADERS, timeout=30) as http:
+                http.get("/v1/health")
+                start.wait(timeout=30)
+                for round_ in range(1, ROUNDS + 1):
+                    field = fields[index]
+                    responses[index].append(http.patch(path, json={field: value(field, round_)}))
+        except BaseException as exc:
+            errors.append(exc)
+            start.abort()
+
+    threads = [threading.Thread(target=write, args=(index,)) for index in range(INSTANCES)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+    everything = [response for answers in responses for response in answers]
+    assert [(r.status_code, r.text) for r in everything if r.status_code != 200] == []
+    for index, field in enumerate(fields):
+        shown = [r.json()[field] for r in responses[index]]
+        assert shown == [value(field, round_) for round_ in range(1, ROUNDS + 1)]
+        # Each client saw its record's updated_at strictly increase.
+        moments = [datetime.fromisoformat(r.json()["updated_at"]) for r in responses[index]]
+        assert moments == sorted(moments)
+        assert len(set(moments)) == ROUNDS
+    # Over all instances: as many distinct times as writes.
+    assert len({r.json()["updated_at"] for r in everything}) == INSTANCES * ROUNDS
+    for server in instances:
+        with httpx2.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+            final = ok(http.get(path))
+        assert {field: final[field] for field in fields} == {
+            field: value(field, ROUNDS) for field in fields
+        }
+
+
+def test_a_key_revoked_through_the_cli_is_refused_by_every_instance_at_once(
+    instances: list[ServerProcess], tmp_path: Path
+) -> None:
+    url = instances[0].database_url
+    created = subprocess.run(
+        [EXECUTABLE, "keys", "create", "--database-url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    key = created.stdout.strip()
+    headers = {"Authorization": f"Bearer {key}", "X-Namespace": "default"}
+    for server in instances:
+        assert (
+            httpx2.get(server.url + "/v1/buckets", headers=headers, timeout=10).status_code == 200
+        )
+
+    subprocess.run(
+        [EXECUTABLE, "keys", "revoke", "--database-url", url],
+        input=key,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=tmp_path,
+    )
+    revoked_at = time.monotonic()
+
+    statuses = [
+        httpx2.get(server.url + "/v1/buckets", headers=headers, timeout=10).status_code
+        for server in instances
+    ]
+    assert statuses == [401] * INSTANCES
+    assert time.monotonic() - revoked_at < 1.0
+    # The instances' own key still works.
+    assert httpx2.get(instances[1].url + "/v1/buckets", headers=HEADERS, timeout=10).is_success
+
+
+def test_triggers_sent_to_every_instance_start_one_job(instances: list[ServerProcess]) -> None:
+    """The lease is the database's (D18): one trigger wins, the others answer the running job.
+    The sync reads from an endpoint that never answers, so its run stays in progress."""
+    with httpx2.Client(base_url=instances[0].url, headers=HEADERS, timeout=30) as http:
+        bucket = ok(http.post("/v1/buckets", json={"bucket_name": "triggered", **SCHEMA}))
+        with silent_endpoint() as endpoint:
+            connection = ok(
+                http.post(
+                    "/v1/organizations/connections",
+                    json=s3_connection_body("silent", endpoint_url=endpoint),
+                )
+            )
+            sync = ok(
+                http.post(
+                    f"/v1/buckets/{bucket['bucket_id']}/syncs",
+                    json={"connection_id": connection["connection_id"], "source_path": "in"},
+                )
+            )
+            path = f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}"
+            answers = _trigger_everywhere(instances, path)
+
+    assert len(answers) == INSTANCES
+    assert len({answer["sync_job_id"] for answer in answers}) == 1
+    assert sorted(answer["status"] for answer in answers) == sorted(
+        ["running"] + ["skipped_already_running"] * (INSTANCES - 1)
+    )
+
+
+def _trigger_everywhere(instances: list[ServerProcess], path: str) -> list[dict[str, Any]]:
+    start = threading.Barrier(INSTANCES)
+    answers: list[dict[str, Any]] = []
+
+    def trigger(server: ServerProcess) -> None:
+        with httpx2.Client(base_url=server.url, headers=HEADERS, timeout=30) as http:
+            http.get("/v1/health")
+            start.wait(timeout=30)
+            answers.append(ok(http.post(path + "/trigger")))
+
+    threads = [threading.Thread(target=trigger, args=(server,)) for server in instances]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return answers
