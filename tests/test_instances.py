@@ -4,6 +4,9 @@ Each instance is a real ``mixpeek-mock serve`` process; the tests talk to them a
 balancer would spread clients over them.
 """
 
+import contextlib
+import os
+import signal
 import subprocess
 import threading
 import time
@@ -15,11 +18,13 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.conftest import s3_connection_body
+from tests.conftest import ADMIN_HEADERS, s3_connection_body
 from tests.postgres import PostgresServer, postgres_server_missing
+from tests.s3 import S3Store
 from tests.server_process import EXECUTABLE, ServerProcess
 from tests.sync_runs import silent_endpoint
 from tests.test_race import HEADERS, new_sync_path, ok
+from tests.test_startup import children_of
 
 pytestmark = pytest.mark.e2e
 
@@ -193,3 +198,178 @@ def _trigger_everywhere(instances: list[ServerProcess], path: str) -> list[dict[
     for thread in threads:
         thread.join(timeout=60)
     return answers
+
+
+# --- the admin API across instances (D29 to D32) ---------------------------------------------
+# State (records, snapshots, the clock) is the database's, so every instance sees a change
+# made through any one; the journal and fault rules are each instance's own memory.
+
+
+def _admin(server: ServerProcess, method: str, path: str, **kwargs: Any) -> Any:
+    response = httpx2.request(
+        method, f"{server.url}/_mock{path}", headers=ADMIN_HEADERS, timeout=30, **kwargs
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_snapshots_and_the_clock_act_on_the_whole_deployment(
+    instances: list[ServerProcess],
+) -> None:
+    first, second, third = instances
+    with httpx2.Client(base_url=first.url, headers=HEADERS, timeout=30) as http:
+        ok(http.post("/v1/buckets", json={"bucket_name": "kept-by-snapshot", **SCHEMA}))
+    _admin(second, "POST", "/snapshots", json={"name": "deployment"})
+    with httpx2.Client(base_url=third.url, headers=HEADERS, timeout=30) as http:
+        ok(http.post("/v1/buckets", json={"bucket_name": "after-snapshot", **SCHEMA}))
+    _admin(first, "POST", "/snapshots/deployment/restore")
+    with httpx2.Client(base_url=third.url, headers=HEADERS, timeout=30) as http:
+        names = {b["bucket_name"] for b in ok(http.post("/v1/buckets/list", json={}))["results"]}
+    assert "kept-by-snapshot" in names
+    assert "after-snapshot" not in names
+    assert [s["name"] for s in _admin(third, "GET", "/snapshots")["results"]] == ["deployment"]
+
+    frozen = _admin(first, "POST", "/clock", json={"freeze": True, "set": "2033-03-03T03:03:03Z"})
+    try:
+        assert _admin(second, "GET", "/clock") == frozen
+        # The other instances follow within a fraction of a second: their records say so.
+        time.sleep(0.6)
+        with httpx2.Client(base_url=third.url, headers=HEADERS, timeout=30) as http:
+            bucket = ok(http.post("/v1/buckets", json={"bucket_name": "stamped", **SCHEMA}))
+        assert bucket["created_at"].startswith("2033-03-03T03:03:03")
+    finally:
+        _admin(first, "POST", "/clock", json={"freeze": False})
+
+
+def test_fault_rules_and_the_journal_are_each_instance_s_own(
+    instances: list[ServerProcess],
+) -> None:
+    first, second, _ = instances
+    _admin(first, "DELETE", "/requests")
+    _admin(second, "DELETE", "/requests")
+    rule = _admin(first, "POST", "/faults", json={"path": "/v1/buckets/list", "status": 503})
+    try:
+        answers = [
+            httpx2.post(server.url + "/v1/buckets/list", json={}, headers=HEADERS, timeout=10)
+            for server in (first, second)
+        ]
+        assert [answer.status_code for answer in answers] == [503, 200]
+        assert _admin(second, "GET", "/faults")["results"] == []
+        assert _admin(first, "POST", "/requests/count", json={"path": "/v1/buckets/list"}) == {
+            "count": 1
+        }
+        assert _admin(second, "POST", "/requests/count", json={"path": "/v1/buckets/list"}) == {
+            "count": 1
+        }
+    finally:
+        _admin(first, "DELETE", f"/faults/{rule['fault_id']}")
+
+
+def test_a_reset_through_one_instance_resets_the_records_every_instance_serves(
+    instances: list[ServerProcess],
+) -> None:
+    first, second, third = instances
+    with httpx2.Client(base_url=first.url, headers=HEADERS, timeout=30) as http:
+        ok(http.post("/v1/buckets", json={"bucket_name": "before-reset", **SCHEMA}))
+    assert _admin(second, "POST", "/reset") == {"success": True}
+    with httpx2.Client(base_url=third.url, headers=HEADERS, timeout=30) as http:
+        assert ok(http.post("/v1/buckets/list", json={}))["results"] == []
+        assert ok(http.get("/v1/namespaces/default"))["namespace_name"] == "default"
+
+
+# --- a run whose instance died is taken over (D35) -------------------------------------------
+
+
+def _kill_with_its_engine(server: ServerProcess) -> None:
+    """SIGKILL the server and its engine at once, as when its machine goes: nobody is left to
+    give the lease back, so only its expiry frees the run."""
+    assert server.process is not None
+    pids = [server.process.pid, *children_of(server.process.pid)]
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    server.process.wait()
+    server.process = None
+
+
+def test_another_instance_takes_over_the_run_of_one_killed_mid_run(
+    tmp_path: Path, postgres_server: PostgresServer | None, s3: S3Store
+) -> None:
+    if postgres_server is None:
+        pytest.skip(postgres_server_missing())
+    count = 2000
+    source = s3.new_bucket()
+    for index in range(count):
+        s3.put(source, f"in/f{index:04}.txt", b"file %d" % index)
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    # The scheduler on in both (it is what takes a run over) and a short lease.
+    env = {"MIXPEEK_MOCK_SCHEDULER": "on", "MIXPEEK_MOCK_LOCK_TTL_SECONDS": "3"}
+    servers = [
+        ServerProcess(tmp_path / f"takeover{index}.db", database_url=url, env=env)
+        for index in range(2)
+    ]
+    try:
+        for server in servers:
+            server.start()
+        with httpx2.Client(base_url=servers[0].url, headers=HEADERS, timeout=30) as http:
+            bucket = ok(http.post("/v1/buckets", json={"bucket_name": "big", **SCHEMA}))
+            connection = ok(
+                http.post("/v1/organizations/connections", json=s3.connection_body("moto"))
+            )
+            sync = ok(
+                http.post(
+                    f"/v1/buckets/{bucket['bucket_id']}/syncs",
+                    json={
+                        "connection_id": connection["connection_id"],
+                        "source_path": f"{source}/in",
+                        "batch_size": 50,
+                        "polling_interval_seconds": 900,
+                    },
+                )
+            )
+            path = f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}"
+            deadline = time.monotonic() + 60
+            while True:
+                record = ok(http.get(path))
+                written = ok(http.get(f"/v1/buckets/{bucket['bucket_id']}/objects?page_size=1"))
+                if record["locked"] and written["pagination"]["total"] >= 200:
+                    break
+                assert time.monotonic() < deadline, record
+                time.sleep(0.05)
+        holder = record["locked_by_worker_id"]
+        dying = next(s for s in servers if s.process and f"_{s.process.pid}_" in holder)
+        survivor = next(s for s in servers if s is not dying)
+        _kill_with_its_engine(dying)
+
+        with httpx2.Client(base_url=survivor.url, headers=HEADERS, timeout=30) as http:
+            deadline = time.monotonic() + 120
+            while True:
+                record = ok(http.get(path))
+                if record["sync_run_counter"] >= 1 and not record["locked"]:
+                    break
+                assert time.monotonic() < deadline, record
+                time.sleep(0.2)
+            jobs = ok(http.post(f"{path}/jobs", json={}))["results"]
+            objects: list[dict[str, Any]] = []
+            page = 1
+            while True:
+                answer = ok(
+                    http.get(
+                        f"/v1/buckets/{bucket['bucket_id']}/objects?page={page}&page_size=1000"
+                    )
+                )
+                objects += answer["results"]
+                if not answer["pagination"]["next_page"]:
+                    break
+                page += 1
+        by_status = {job["status"]: job for job in jobs}
+        assert set(by_status) == {"interrupted", "completed"}, jobs
+        assert by_status["completed"]["trigger"] == "resume"
+        keys = [obj["blobs"][0]["properties"]["source_key"] for obj in objects]
+        assert len(keys) == count
+        assert len(set(keys)) == count  # no source key has two objects
+    finally:
+        for server in servers:
+            server.stop()
+        postgres_server.drop_database(name)
