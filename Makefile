@@ -58,9 +58,9 @@ bench-isolation: $(BIN)/mixpeek-mock
 bench-engine: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/engine.py
 
-## PATCH at 32 connections: SQLite, PostgreSQL with one and two processes (bench/postgres.py).
+## PATCH at 32 connections: SQLite, PostgreSQL with one and two processes (bench/backends.py).
 bench-postgres: $(BIN)/mixpeek-mock
-	$(BIN)/python bench/postgres.py
+	$(BIN)/python bench/backends.py
 
 ## PATCH with the request journal off and on (bench/journal.py).
 bench-journal: $(BIN)/mixpeek-mock

@@ -147,14 +147,13 @@ class Results:
 
 @dataclass(frozen=True)
 class Launch:
-    """How to start one target server, pinned to ``cpus`` (SERVER_CPU unless said)."""
+    """How to start one target server, pinned to SERVER_CPU."""
 
     name: str
     argv: list[str]
     port: int
     log_path: Path
     env: dict[str, str] | None = None
-    cpus: str = SERVER_CPU
 
     @property
     def base_url(self) -> str:
@@ -176,7 +175,7 @@ def running(launch: Launch, timeout_s: float) -> Iterator[Running]:
     with launch.log_path.open("ab") as log:
         started = time.perf_counter()
         process = subprocess.Popen(
-            ["taskset", "-c", launch.cpus, *launch.argv],
+            ["taskset", "-c", SERVER_CPU, *launch.argv],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -351,11 +350,9 @@ def request_headers(api_key: str) -> dict[str, str]:
 # --- mixpeek-mock -------------------------------------------------------------------------------
 
 
-def server_launch(
-    binary: Path, workdir: Path, api_key: str, database_url: str | None = None
-) -> Launch:
+def server_launch(binary: Path, workdir: Path, api_key: str) -> Launch:
     port = free_port()
-    database_url = database_url or f"sqlite:///{workdir / 'bench.db'}"
+    database_url = f"sqlite:///{workdir / 'bench.db'}"
     return Launch(
         name=SERVER,
         argv=[
