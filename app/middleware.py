@@ -266,17 +266,22 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+def _bearer_token(headers: dict[bytes, bytes], *, missing: str) -> str:
+    """The token of ``Authorization: Bearer <token>``; 401 with ``missing`` when there is none."""
+    raw = headers.get(b"authorization")
+    if raw is None or not raw.strip():
+        raise UnauthorizedError(missing)
+    scheme, _, token = raw.decode("latin-1").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise UnauthorizedError(MSG_MALFORMED_AUTH)
+    return token
+
+
 def _authenticate(
     database: Database, principals: PrincipalCache, headers: dict[bytes, bytes]
 ) -> Principal:
-    raw = headers.get(b"authorization")
-    if raw is None or not raw.strip():
-        raise UnauthorizedError(MSG_MISSING_KEY)
-    scheme, _, key = raw.decode("latin-1").strip().partition(" ")
-    key = key.strip()
-    if scheme.lower() != "bearer" or not key or " " in key:
-        raise UnauthorizedError(MSG_MALFORMED_AUTH)
-    principal = principals.lookup(database, key)
+    principal = principals.lookup(database, _bearer_token(headers, missing=MSG_MISSING_KEY))
     if principal is None:
         raise UnauthorizedError(MSG_INVALID_KEY)
     return principal
@@ -287,13 +292,7 @@ def _authenticate_admin(
 ) -> None:
     """The admin API (D28) opens to the admin token alone: an API key is refused like any
     wrong token."""
-    raw = headers.get(b"authorization")
-    if raw is None or not raw.strip():
-        raise UnauthorizedError(MSG_MISSING_ADMIN_TOKEN)
-    scheme, _, token = raw.decode("latin-1").strip().partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token or " " in token:
-        raise UnauthorizedError(MSG_MALFORMED_AUTH)
+    token = _bearer_token(headers, missing=MSG_MISSING_ADMIN_TOKEN)
     if not tokens.accepts(database, token):
         raise UnauthorizedError(MSG_INVALID_ADMIN_TOKEN)
 

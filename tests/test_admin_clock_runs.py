@@ -41,9 +41,13 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield running
 
 
-def _make_sync(client: Client, s3: S3Store, **fields: Any) -> tuple[dict[str, Any], str]:
+def _make_sync(
+    client: Client, s3: S3Store, *, files: int = 1, **fields: Any
+) -> tuple[dict[str, Any], str]:
+    """A sync over a fresh moto bucket holding ``files`` small files under ``in/``."""
     bucket_name = s3.new_bucket()
-    s3.put(bucket_name, "in/a.txt", b"a")
+    for index in range(files):
+        s3.put(bucket_name, f"in/f{index:04}.txt", b"file %d" % index)
     bucket = client.ok(
         "POST", "/v1/buckets", json={"bucket_name": "b", "bucket_schema": {"properties": {}}}
     )
@@ -135,23 +139,7 @@ def test_a_reset_during_a_run_ends_the_run_and_the_engine_goes_on(
     server: ServerProcess, s3: S3Store
 ) -> None:
     client = Client(server)
-    source = s3.new_bucket()
-    for index in range(1500):
-        s3.put(source, f"in/f{index:04}.txt", b"file %d" % index)
-    bucket = client.ok(
-        "POST", "/v1/buckets", json={"bucket_name": "b", "bucket_schema": {"properties": {}}}
-    )
-    connection = client.ok("POST", "/v1/organizations/connections", json=s3.connection_body("s"))
-    sync = client.ok(
-        "POST",
-        f"/v1/buckets/{bucket['bucket_id']}/syncs",
-        json={
-            "connection_id": connection["connection_id"],
-            "source_path": f"{source}/in",
-            "batch_size": 20,
-        },
-    )
-    path = f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}"
+    _, path = _make_sync(client, s3, files=1500, batch_size=20)
     deadline = time.monotonic() + 30
     while not client.ok("GET", path)["locked"]:
         assert time.monotonic() < deadline
