@@ -363,6 +363,8 @@ def test_another_instance_takes_over_the_run_of_one_killed_mid_run(
                 if not answer["pagination"]["next_page"]:
                     break
                 page += 1
+        # Two schedulers, one scheduled run, then one run that took it over: two jobs.
+        assert len(jobs) == 2, jobs
         by_status = {job["status"]: job for job in jobs}
         assert set(by_status) == {"interrupted", "completed"}, jobs
         assert by_status["completed"]["trigger"] == "resume"
