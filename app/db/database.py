@@ -302,11 +302,18 @@ class Database(ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""
 
-    @abstractmethod
+    # A Python value as this backend stores it in these tables (each backend names its own).
+    stored = staticmethod(to_column)
+
     def insert(self, table: str, values: Mapping[str, Any]) -> None:
         """Insert one row. Table and column names come from code, never from a request."""
+        columns = ", ".join(f'"{name}"' for name in values)
+        marks = ", ".join("?" for _ in values)
+        self.execute(
+            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
+            [self.stored(value) for value in values.values()],
+        )
 
-    @abstractmethod
     def update(
         self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
     ) -> Row | None:
@@ -314,6 +321,11 @@ class Database(ABC):
 
         ``where`` must select at most one row. Names come from code, never from a request.
         """
+        assignments = ", ".join(f'"{name}" = ?' for name in values)
+        return self.one(
+            f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
+            [*(self.stored(value) for value in values.values()), *params],
+        )
 
     @abstractmethod
     def transaction(self) -> AbstractContextManager["Database"]:
@@ -422,23 +434,6 @@ class SQLiteDatabase(Database):
             raise _typed(exc) from exc
         except sqlite3.IntegrityError as exc:
             raise IntegrityError(str(exc)) from exc
-
-    def insert(self, table: str, values: Mapping[str, Any]) -> None:
-        columns = ", ".join(f'"{name}"' for name in values)
-        marks = ", ".join("?" for _ in values)
-        self.execute(
-            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
-            [to_column(value) for value in values.values()],
-        )
-
-    def update(
-        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
-    ) -> Row | None:
-        assignments = ", ".join(f'"{name}" = ?' for name in values)
-        return self.one(
-            f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
-            [*(to_column(value) for value in values.values()), *params],
-        )
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:

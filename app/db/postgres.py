@@ -259,22 +259,7 @@ class PostgresDatabase(Database):
         rowcount: int = self._cursor(sql, params).rowcount
         return rowcount
 
-    def insert(self, table: str, values: Mapping[str, Any]) -> None:
-        columns = ", ".join(f'"{name}"' for name in values)
-        marks = ", ".join("?" for _ in values)
-        self.execute(
-            f'INSERT INTO "{table}" ({columns}) VALUES ({marks})',
-            [to_column(value) for value in values.values()],
-        )
-
-    def update(
-        self, table: str, values: Mapping[str, Any], *, where: str, params: Sequence[Any]
-    ) -> Row | None:
-        assignments = ", ".join(f'"{name}" = ?' for name in values)
-        return self.one(
-            f'UPDATE "{table}" SET {assignments} WHERE {where} RETURNING *',
-            [*(to_column(value) for value in values.values()), *params],
-        )
+    stored = staticmethod(to_column)
 
     def _raw(self, sql: str) -> None:
         """Run statements without parameters (several at once: one round trip)."""
