@@ -43,21 +43,23 @@ from pydantic import ValidationError as PydanticValidationError
 
 from app import identifiers
 from app.accounts.service import DEFAULT_NAMESPACE, hash_key, key_prefix
-from app.buckets.schemas import BUCKET_OPTIONS, BucketCreateRequest, bucket_from_row
+from app.buckets.schemas import BucketCreateRequest, bucket_from_row
+from app.buckets.service import new_bucket_row
 from app.clock import utc_now
 from app.connections.schemas import (
     CONFIG_MODELS,
     StorageConnectionCreateRequest,
     StorageProvider,
 )
-from app.connections.service import connection_from_row
+from app.connections.service import connection_from_row, new_connection_row
 from app.db.database import Database
 from app.engine.filters import guessed_mime_type
 from app.engine.runner import _blob_property, _blob_type  # the engine's own defaults
 from app.engine.sources import split_source_path
 from app.errors import ApiError, ValidationError
 from app.limits import MAX_PATH_LENGTH
-from app.namespaces.schemas import NAMESPACE_OPTIONS, CreateNamespaceRequest, namespace_from_row
+from app.namespaces.schemas import CreateNamespaceRequest, namespace_from_row
+from app.namespaces.service import new_namespace_row
 from app.objects.schemas import object_from_row
 from app.responses import render_record
 from app.schemas import (
@@ -953,21 +955,13 @@ class _Writer:
 
     def _insert_namespace(self, org: _Org, n: SeedNamespace, place: Place | None) -> str:
         fields = n.model_dump(mode="json", exclude={"namespace_id", "buckets"})
-        now = self.ticks.next()
-        values = {
-            "namespace_id": n.namespace_id or identifiers.new_id(identifiers.NAMESPACE),
-            "internal_id": org.internal_id,
-            "namespace_name": fields["namespace_name"],
-            "description": fields.get("description"),
-            "feature_extractors": fields.get("feature_extractors") or [],
-            "payload_indexes": fields.get("payload_indexes"),
-            "auto_create_indexes": bool(fields.get("auto_create_indexes")),
-            "options": {
-                name: fields[name] for name in NAMESPACE_OPTIONS if fields.get(name) is not None
-            },
-            "created_at": now,
-            "updated_at": now,
-        }
+        assert org.internal_id is not None  # the organization was made first
+        values = new_namespace_row(
+            namespace_id=n.namespace_id or identifiers.new_id(identifiers.NAMESPACE),
+            internal_id=org.internal_id,
+            fields=fields,
+            now=self.ticks.next(),
+        )
         self.db.insert("namespaces", values)
         if place is not None:
             self.servable(place, lambda: namespace_from_row(values, bucket_count=0))
@@ -978,25 +972,15 @@ class _Writer:
     def _connection(self, org: _Org, node: Node) -> None:
         c: SeedConnection = node.record
         fields = c.model_dump(mode="json", exclude={"connection_id", "test_before_save"})
-        now = self.ticks.next()
-        values = {
-            "connection_id": c.connection_id or identifiers.new_id(identifiers.CONNECTION),
-            "internal_id": org.internal_id,
-            "name": fields["name"],
-            "description": fields.get("description"),
-            "provider_type": fields["provider_type"],
-            "provider_config": fields["provider_config"],
-            "metadata": fields.get("metadata") or {},
-            "write_enabled": fields.get("write_enabled", False),
-            "status": TaskStatusEnum.ACTIVE,
-            "is_active": True,
-            "consecutive_failures": 0,
-            "last_error": None,
-            "last_used_at": None,
-            "created_by_user_id": org.user_id,
-            "created_at": now,
-            "updated_at": now,
-        }
+        assert org.internal_id is not None  # the organization was made first
+        assert org.user_id is not None
+        values = new_connection_row(
+            connection_id=c.connection_id or identifiers.new_id(identifiers.CONNECTION),
+            internal_id=org.internal_id,
+            user_id=org.user_id,
+            fields=fields,
+            now=self.ticks.next(),
+        )
         self.db.insert("storage_connections", values)
         node.record = c.model_copy(update={"connection_id": values["connection_id"]})
         self.servable(node.place, lambda: connection_from_row(values))
@@ -1005,21 +989,14 @@ class _Writer:
     def _bucket(self, org: _Org, namespace_id: str, node: Node) -> None:
         b: SeedBucket = node.record
         fields = b.model_dump(mode="json", exclude_none=True, exclude={"bucket_id", "syncs"})
-        now = self.ticks.next()
-        values = {
-            "bucket_id": b.bucket_id or identifiers.new_id(identifiers.BUCKET),
-            "namespace_id": namespace_id,
-            "internal_id": org.internal_id,
-            "bucket_name": fields["bucket_name"],
-            "description": fields.get("description"),
-            "bucket_schema": fields["bucket_schema"],
-            "unique_key": fields.get("unique_key"),
-            "metadata": fields.get("metadata") or {},
-            "status": TaskStatusEnum.ACTIVE,
-            "options": {name: fields[name] for name in BUCKET_OPTIONS if name in fields},
-            "created_at": now,
-            "updated_at": now,
-        }
+        assert org.internal_id is not None  # the organization was made first
+        values = new_bucket_row(
+            bucket_id=b.bucket_id or identifiers.new_id(identifiers.BUCKET),
+            namespace_id=namespace_id,
+            internal_id=org.internal_id,
+            fields=fields,
+            now=self.ticks.next(),
+        )
         self.db.insert("buckets", values)
         self.servable(node.place, lambda: bucket_from_row(values))
         self.counts.buckets += 1

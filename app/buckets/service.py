@@ -1,5 +1,6 @@
 """Bucket rules: unique names per namespace, lookup by id or name, cascade on delete."""
 
+from datetime import datetime
 from typing import Any
 
 from app import etags, idempotency, identifiers
@@ -65,6 +66,27 @@ def resolve_bucket(db: Database, *, namespace_id: str, identifier: str) -> Row:
     return row
 
 
+def new_bucket_row(
+    *, bucket_id: str, namespace_id: str, internal_id: str, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The row of a new bucket made from a create request's ``fields`` (the API's, or a seed
+    fixture's, without the keys left out)."""
+    return {
+        "bucket_id": bucket_id,
+        "namespace_id": namespace_id,
+        "internal_id": internal_id,
+        "bucket_name": fields["bucket_name"],
+        "description": fields.get("description"),
+        "bucket_schema": fields["bucket_schema"],
+        "unique_key": fields.get("unique_key"),
+        "metadata": fields.get("metadata") or {},
+        "status": TaskStatusEnum.ACTIVE,
+        "options": {name: fields[name] for name in BUCKET_OPTIONS if name in fields},
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def create_bucket(
     db: Database,
     *,
@@ -82,20 +104,13 @@ def create_bucket(
             idempotency.claim(db, once)
             db.insert(
                 "buckets",
-                {
-                    "bucket_id": bucket_id,
-                    "namespace_id": namespace_id,
-                    "internal_id": internal_id,
-                    "bucket_name": fields["bucket_name"],
-                    "description": fields.get("description"),
-                    "bucket_schema": fields["bucket_schema"],
-                    "unique_key": fields.get("unique_key"),
-                    "metadata": fields.get("metadata") or {},
-                    "status": TaskStatusEnum.ACTIVE,
-                    "options": {name: fields[name] for name in BUCKET_OPTIONS if name in fields},
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                new_bucket_row(
+                    bucket_id=bucket_id,
+                    namespace_id=namespace_id,
+                    internal_id=internal_id,
+                    fields=fields,
+                    now=now,
+                ),
             )
             row = resolve_bucket(db, namespace_id=namespace_id, identifier=bucket_id)
             body = render_record(bucket_from_row(row))

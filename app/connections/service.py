@@ -1,5 +1,6 @@
 """Storage connection rules: organization scope, credential redaction, delete protection."""
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
@@ -77,6 +78,31 @@ def connection_id_of(db: Database, *, internal_id: str, identifier: str) -> str 
     return connection_id
 
 
+def new_connection_row(
+    *, connection_id: str, internal_id: str, user_id: str, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The row of a new connection made from a create request's ``fields`` (the API's, or a
+    seed fixture's): active, never used, no failure yet."""
+    return {
+        "connection_id": connection_id,
+        "internal_id": internal_id,
+        "name": fields["name"],
+        "description": fields.get("description"),
+        "provider_type": fields["provider_type"],
+        "provider_config": fields["provider_config"],
+        "metadata": fields.get("metadata") or {},
+        "write_enabled": fields.get("write_enabled", False),
+        "status": TaskStatusEnum.ACTIVE,
+        "is_active": True,
+        "consecutive_failures": 0,
+        "last_error": None,
+        "last_used_at": None,
+        "created_by_user_id": user_id,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 def create_connection(
     db: Database,
     *,
@@ -95,22 +121,13 @@ def create_connection(
             idempotency.claim(db, once)
             db.insert(
                 "storage_connections",
-                {
-                    "connection_id": connection_id,
-                    "internal_id": internal_id,
-                    "name": fields["name"],
-                    "description": fields.get("description"),
-                    "provider_type": fields["provider_type"],
-                    "provider_config": fields["provider_config"],
-                    "metadata": fields.get("metadata") or {},
-                    "write_enabled": fields.get("write_enabled", False),
-                    "status": TaskStatusEnum.ACTIVE,
-                    "is_active": True,
-                    "consecutive_failures": 0,
-                    "created_by_user_id": user_id,
-                    "created_at": now,
-                    "updated_at": now,
-                },
+                new_connection_row(
+                    connection_id=connection_id,
+                    internal_id=internal_id,
+                    user_id=user_id,
+                    fields=fields,
+                    now=now,
+                ),
             )
             row = resolve_connection(db, internal_id=internal_id, identifier=connection_id)
             body = render_record(connection_from_row(row))

@@ -1,5 +1,6 @@
 """Namespace rules: unique names per organization, lookup by id or name, cascade on delete."""
 
+from datetime import datetime
 from typing import Any
 
 from app import etags, idempotency, identifiers
@@ -46,19 +47,12 @@ def public_namespace(db: Database, row: Row) -> NamespaceModel:
     return namespace_from_row(row, bucket_count=bucket_count(db, row["namespace_id"]))
 
 
-def create_namespace(
-    db: Database,
-    *,
-    internal_id: str,
-    fields: dict[str, Any],
-    once: IdempotentCreate | None = None,
-) -> bytes:
-    """A new namespace; the newer API's options among ``fields`` are stored as given. Its JSON,
-    rendered before the insert commits and stored as the answer to ``once``'s key
-    (app/idempotency.py)."""
-    now = utc_now()
-    namespace_id = identifiers.new_id(identifiers.NAMESPACE)
-    values = {
+def new_namespace_row(
+    *, namespace_id: str, internal_id: str, fields: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The row of a new namespace made from a create request's ``fields`` (the API's, or a
+    seed fixture's)."""
+    return {
         "namespace_id": namespace_id,
         "internal_id": internal_id,
         "namespace_name": fields["namespace_name"],
@@ -72,6 +66,22 @@ def create_namespace(
         "created_at": now,
         "updated_at": now,
     }
+
+
+def create_namespace(
+    db: Database,
+    *,
+    internal_id: str,
+    fields: dict[str, Any],
+    once: IdempotentCreate | None = None,
+) -> bytes:
+    """A new namespace; the newer API's options among ``fields`` are stored as given. Its JSON,
+    rendered before the insert commits and stored as the answer to ``once``'s key
+    (app/idempotency.py)."""
+    namespace_id = identifiers.new_id(identifiers.NAMESPACE)
+    values = new_namespace_row(
+        namespace_id=namespace_id, internal_id=internal_id, fields=fields, now=utc_now()
+    )
     try:
         with db.transaction():
             idempotency.claim(db, once)
