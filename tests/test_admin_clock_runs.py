@@ -6,26 +6,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 
-from tests.conftest import ADMIN_HEADERS, API_KEY
+from tests.conftest import ADMIN_HEADERS
 from tests.s3 import S3Store
 from tests.server_process import ServerProcess
+from tests.test_engine_processes import Client as EngineTestClient
 
 pytestmark = pytest.mark.e2e
 
-HEADERS = {"Authorization": f"Bearer {API_KEY}", "X-Namespace": "default"}
 
-
-class Client:
-    def __init__(self, server: ServerProcess) -> None:
-        self.http = httpx2.Client(base_url=server.url, headers=HEADERS, timeout=30)
-
-    def ok(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        assert response.status_code == 200, response.text
-        return response.json()
+class Client(EngineTestClient):
+    """The engine suite's client, with the admin API and a sync's jobs."""
 
     def admin(self, method: str, path: str, **kwargs: Any) -> Any:
         return self.ok(method, f"/_mock{path}", headers=ADMIN_HEADERS, **kwargs)
