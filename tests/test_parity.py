@@ -304,9 +304,12 @@ def test_a_failed_setup_is_a_difference_and_skips_what_needs_it(server: ServerPr
 
 
 def test_a_server_that_will_not_store_a_loopback_endpoint_still_gets_checked(
-    server: ServerProcess,
+    server: ServerProcess, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The refusal is a difference (D15); a connection to a ``.invalid`` name stands in."""
+    """The refusal is a difference (D15); the stand-in connection (a ``.invalid`` name against
+    other servers) names loopback here, so that the run the checks trigger resolves no name
+    beyond this machine."""
+    monkeypatch.setattr(parity, "UNRESOLVABLE_ENDPOINT", "http://localhost:9")
     refused: list[str] = []
 
     def refuse_the_first_connection(method: str, url: str, send: Send) -> Answer:
