@@ -24,9 +24,9 @@ from app.connections.routes import router as connections_router
 from app.cors import CorsPolicy
 from app.db.checkpoint import Checkpointer
 from app.db.database import POSTGRESQL, Database, SQLiteDatabase, backend_of
+from app.db.greenlets import STATE_KEY as POOL_STATE_KEY
+from app.db.greenlets import GreenletRequests
 from app.db.migrate import upgrade_to_head
-from app.db.workers import STATE_KEY as WORKERS_STATE_KEY
-from app.db.workers import OffLoop, RequestWorkers
 from app.dead_letters.routes import router as dead_letters_router
 from app.docs import docs_router
 from app.engine.leases import new_worker_id
@@ -48,9 +48,10 @@ from app.syncs.routes import router as syncs_router
 
 @asynccontextmanager
 async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[None]:
-    """PostgreSQL: requests run on worker threads, each on its own connection
-    (app/db/workers.py), and wait for the writer lock there, up to ``lock_wait_seconds``."""
-    from app.db.postgres import PostgresDatabase, ThreadLocalDatabase
+    """PostgreSQL: requests run in greenlets, each on a connection borrowed from the pool, and
+    wait for statements (the writer lock too, up to ``lock_wait_seconds``) on the loop
+    (app/db/greenlets.py)."""
+    from app.db.postgres import ConnectionPool, PostgresDatabase, ServingDatabase
 
     with contextlib.closing(PostgresDatabase.open(settings.database_url)) as database:
         upgrade_to_head(database, settings.database_url)
@@ -59,19 +60,21 @@ async def _postgres_serving(app: FastAPI, settings: Settings) -> AsyncIterator[N
         logging.getLogger("mixpeek_mock").warning("PostgreSQL: %s", difference)
     # The reaper's own connection, used from a thread (it must not block the loop either).
     reaper_database = Database.open(settings.database_url)
-    app.state.database = ThreadLocalDatabase(
-        settings.database_url, lock_wait_seconds=settings.lock_wait_seconds
+    pool = ConnectionPool(
+        settings.database_url,
+        size=settings.database_pool_size,
+        lock_wait_seconds=settings.lock_wait_seconds,
     )
-    workers = RequestWorkers(settings.database_pool_size)
-    setattr(app.state, WORKERS_STATE_KEY, workers)
+    app.state.database = ServingDatabase(pool)
     try:
+        await pool.fill()
+        setattr(app.state, POOL_STATE_KEY, pool)
         async with _serving(
             app, settings, reaper_database=reaper_database, reap_in_thread=True, shared=True
         ):
             yield
     finally:
-        setattr(app.state, WORKERS_STATE_KEY, None)
-        workers.close()
+        setattr(app.state, POOL_STATE_KEY, None)
         app.state.database.close()
         reaper_database.close()
 
@@ -167,9 +170,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
-    # No request workers unless serving PostgreSQL (set here so that looking them up per request
+    # No connection pool unless serving PostgreSQL (set here so that looking it up per request
     # never takes getattr's exception path).
-    setattr(app.state, WORKERS_STATE_KEY, None)
+    setattr(app.state, POOL_STATE_KEY, None)
     # The request journal and the fault rules (D30, D31): in this process's memory.
     journal = app.state.journal = Journal(settings.journal_size)
     faults = app.state.faults = FaultBook()
@@ -179,7 +182,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # schemas go into the spec's components (app/openapi.py).
     app.state.openapi_models = [SeedDocument]
     # Middleware added last runs first: the recorder journals every request to /v1 (what the
-    # guard refuses too); on PostgreSQL the rest runs on a worker thread (OffLoop); the guard
+    # guard refuses too); on PostgreSQL the rest runs in a greenlet (GreenletRequests); the guard
     # authenticates, checks the body and applies the fault rules; then the hot path serves sync
     # reads and PATCHes, then FastAPI routes the rest.
     app.add_middleware(SyncHotPath)
@@ -191,8 +194,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admin_tokens=AdminTokens(settings.admin_token),
         faults=faults,
     )
-    # On PostgreSQL, the whole request from the guard on runs on a worker thread.
-    app.add_middleware(OffLoop)
+    # On PostgreSQL, the whole request from the guard on runs in a greenlet of its own.
+    app.add_middleware(GreenletRequests)
     if settings.journal_size:
         app.add_middleware(RequestRecorder, journal=journal)
     install_error_handlers(app)

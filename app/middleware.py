@@ -19,6 +19,7 @@
    ``Retry-After``. The guard can do that because it holds the whole body, and because a busy
    error only ever comes from a statement that applied nothing (see app/db/database.py). On
    PostgreSQL the statement itself waits for the lock, up to the same time (app/db/postgres.py).
+   A full disk, or a lost connection to PostgreSQL, is a 503 with ``Retry-After`` too.
 
 A ``HEAD`` request is answered as its ``GET`` would be (every GET route takes HEAD too, see
 app/main.py), and the guard drops the body, whatever server runs the app. A GET or HEAD with
@@ -42,7 +43,12 @@ from app.admin.faults import FaultBook
 from app.admin.journal import RAW_BODY, is_journaled
 from app.admin.tokens import AdminTokens, is_admin_path
 from app.cors import CorsPolicy
-from app.db.database import Database, DatabaseBusyError, DatabaseStorageError
+from app.db.database import (
+    Database,
+    DatabaseBusyError,
+    DatabaseStorageError,
+    DatabaseUnreachableError,
+)
 from app.errors import (
     MSG_INVALID_ADMIN_TOKEN,
     MSG_INVALID_KEY,
@@ -79,6 +85,10 @@ DEFAULT_LOCK_WAIT_S = 2.5
 
 MSG_BUSY = "The database is busy with another writer; nothing was changed. Retry shortly."
 MSG_STORAGE = "The database could not store the change (disk full?); nothing was changed."
+MSG_UNREACHABLE = (
+    "The connection to the database was lost; a change this request made may not have been"
+    " applied. Retry shortly."
+)
 MSG_BOM = "Request body starts with a byte-order mark: send UTF-8 JSON without one."
 MSG_NOT_UTF8 = "Request body is not valid UTF-8."
 MSG_WIDE_ENCODING = "Request body is not UTF-8 (it looks like UTF-16 or UTF-32)."
@@ -224,11 +234,12 @@ class RequestGuard:
                 if now + delay > deadline:
                     await _send_error(send, _busy())
                     return
-            except DatabaseStorageError:
+            except (DatabaseStorageError, DatabaseUnreachableError) as exc:
                 if started:
                     raise
+                message = MSG_STORAGE if isinstance(exc, DatabaseStorageError) else MSG_UNREACHABLE
                 await _send_error(
-                    send, ServiceUnavailableError(MSG_STORAGE, headers={"Retry-After": "1"})
+                    send, ServiceUnavailableError(message, headers={"Retry-After": "1"})
                 )
                 return
             await asyncio.sleep(delay)

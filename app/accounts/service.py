@@ -2,6 +2,8 @@
 
 import hashlib
 import hmac
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,25 +48,38 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+# How long an instance sharing a PostgreSQL database with others may keep answering from what
+# it remembers of a key: the longest a revocation made elsewhere takes to reach it.
+SHARED_KEY_CACHE_SECONDS = 0.5
+
+
 class PrincipalCache:
     """Remembers which principal a key hash belongs to, for as long as nothing has changed.
 
     Keys are only ever added or revoked by another process (the ``keys`` commands, a second
-    server) or before serving starts, and SQLite's ``data_version`` changes whenever another
-    connection commits to the file. So one cheap pragma per request tells whether the remembered
-    answers still hold, and a revoked key is refused on the very next request. PostgreSQL has
-    no such counter, and another instance may revoke a key: there nothing is remembered.
+    server) or before serving starts. On SQLite, ``data_version`` changes whenever another
+    connection commits to the file, so one cheap pragma per request tells whether the
+    remembered answers still hold, and a revoked key is refused on the very next request.
+    PostgreSQL has no such counter, and looking the key up is a round trip of every request:
+    there answers are remembered for ``SHARED_KEY_CACHE_SECONDS`` of real time (not the mock's
+    clock, which may stand still), so a key revoked anywhere is refused by every instance
+    within that.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
         self._version: int | None = None
+        self._expires = 0.0
         self._principals: dict[str, Principal] = {}
 
     def lookup(self, db: Database, key: str) -> Principal | None:
         version = db.data_version()
-        if version is None:  # no cheap change counter (PostgreSQL): a lookup per request
-            return find_principal(db, key)
-        if version != self._version:
+        if version is None:  # no change counter (PostgreSQL): remembered for a short while
+            now = self._now()
+            if now >= self._expires:
+                self._principals.clear()
+                self._expires = now + SHARED_KEY_CACHE_SECONDS
+        elif version != self._version:
             self._principals.clear()
             self._version = version
         presented = hash_key(key)

@@ -64,6 +64,12 @@ class DatabaseStorageError(DatabaseUnavailableError):
     """The disk refused a write (full, a file size limit, an I/O error); rolled back."""
 
 
+class DatabaseUnreachableError(DatabaseUnavailableError):
+    """The connection to the database server broke (it restarted, the network dropped); the
+    next statement opens another. What the broken statement did is unknown to this side only
+    if it was a COMMIT; anything earlier in its transaction was rolled back by the server."""
+
+
 class IntegrityError(Exception):
     """A statement broke a constraint (a unique name taken, a missing parent): nothing of it
     was applied. The same class whatever the backend, so services catch one thing."""

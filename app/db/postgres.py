@@ -31,16 +31,19 @@ never runs statements on its event loop: the request guard hands requests to wor
 each with its own connection (``ThreadLocalDatabase`` and app/db/workers.py).
 """
 
+import asyncio
 import contextlib
 import re
+import select
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from enum import Enum
-from typing import Any
+from typing import Any, Self
 
 import psycopg
 from psycopg import errors, pq
+from psycopg.adapt import PyFormat, Transformer
 from psycopg.types.json import Json
 from psycopg.types.string import StrDumperUnknown
 
@@ -50,6 +53,7 @@ from app.db.database import (
     Database,
     DatabaseBusyError,
     DatabaseStorageError,
+    DatabaseUnreachableError,
     IntegrityError,
     Row,
     Rows,
@@ -57,6 +61,7 @@ from app.db.database import (
     _Plan,
 )
 from app.db.files import DatabaseAccessError
+from app.db.greenlets import RequestGreenlet, in_request, wait_for
 from app.jsonutil import dump_json_text
 
 # The key of the one writer lock (any constant; this one spells "mixpeek" in ASCII).
@@ -70,6 +75,13 @@ _BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"
 _RENAMED_FUNCTIONS = {"instr": "strpos"}
 _FUNCTION = re.compile(r"\b(" + "|".join(_RENAMED_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\?(\d*)")
+
+# How many statements one session keeps prepared on the server (the services' SQL is a few
+# dozen; lists of variable length make more, which are then sent whole each time).
+MAX_PREPARED = 256
+
+# poll()'s answers that mean "read now": data, an error, or the server hanging up.
+_READABLE = select.POLLIN | select.POLLERR | select.POLLHUP
 
 _BUSY_ERRORS = (
     errors.LockNotAvailable,  # 55P03: lock_timeout
@@ -88,31 +100,30 @@ def sqlalchemy_url(database_url: str) -> str:
     return re.sub(r"^postgres(ql)?(\+psycopg)?://", "postgresql+psycopg://", database_url)
 
 
-def translate(sql: str) -> tuple[str, bool]:
-    """The statement as psycopg takes it, and whether it uses numbered (named) placeholders."""
+def translate(sql: str) -> bytes:
+    """The statement as PostgreSQL takes it: ``?`` becomes ``$1``, ``$2``... in order, SQLite's
+    numbered ``?N`` becomes ``$N``, and SQLite functions are renamed."""
     parts = sql.split("'")
+    count = 0
     numbered = False
-    plain = False
     # Even parts are outside string literals; services pass values as parameters, so a literal
     # never holds a placeholder (asserted: a "?" there would be a bug, not a value).
     for index in range(0, len(parts), 2):
-        text = parts[index].replace("%", "%%")
-        text = _FUNCTION.sub(lambda match: _RENAMED_FUNCTIONS[match[1].lower()] + "(", text)
+        text = _FUNCTION.sub(lambda match: _RENAMED_FUNCTIONS[match[1].lower()] + "(", parts[index])
 
         def placeholder(match: re.Match[str]) -> str:
-            nonlocal numbered, plain
+            nonlocal count, numbered
             if match[1]:
                 numbered = True
-                return f"%(p{match[1]})s"
-            plain = True
-            return "%s"
+                return f"${match[1]}"
+            count += 1
+            return f"${count}"
 
         parts[index] = _PLACEHOLDER.sub(placeholder, text)
     for index in range(1, len(parts), 2):
         assert "?" not in parts[index], f"a '?' inside a string literal: {sql!r}"
-        parts[index] = parts[index].replace("%", "%%")
-    assert not (numbered and plain), f"both ? and ?N placeholders in one statement: {sql!r}"
-    return "'".join(parts), numbered
+    assert not (numbered and count), f"both ? and ?N placeholders in one statement: {sql!r}"
+    return "'".join(parts).encode()
 
 
 def to_column(value: Any) -> Any:
@@ -153,7 +164,11 @@ def _unescape(value: Any) -> Any:
     return unescape_text(value) if isinstance(value, str) else value
 
 
-def _typed(exc: psycopg.Error) -> Exception:
+def _typed(exc: psycopg.Error, database: "PostgresDatabase") -> Exception:
+    if not database.usable():
+        # The server went away (restarted, or the network dropped): this connection is done
+        # for, and whoever holds it opens another.
+        return DatabaseUnreachableError(str(exc))
     if isinstance(exc, _BUSY_ERRORS):
         return DatabaseBusyError(str(exc))
     if isinstance(exc, psycopg.IntegrityError):
@@ -170,19 +185,27 @@ def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1
     conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
     try:
         conn.adapters.register_dumper(str, _EscapingStrDumper)
-        # One round trip for the session's settings. synchronous_commit off is SQLite's
-        # synchronous = NORMAL here (app/db/database.py): a commit is acknowledged before its WAL
-        # reaches the disk, so a crash of this process loses nothing, and only a crash of the
-        # PostgreSQL server itself can take the last fraction of a second (never half a
-        # transaction). It also shortens the time the one writer lock is held by that flush.
-        conn.execute(
-            b"SET TIME ZONE 'UTC'; SET synchronous_commit = off;"
-            + f" SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}".encode()
-        )
+        conn.execute(_session_settings(lock_wait_seconds))
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _session_settings(lock_wait_seconds: float) -> bytes:
+    # One round trip for the session's settings. synchronous_commit off is SQLite's
+    # synchronous = NORMAL here (app/db/database.py): a commit is acknowledged before its WAL
+    # reaches the disk, so a crash of this process loses nothing, and only a crash of the
+    # PostgreSQL server itself can take the last fraction of a second (never half a
+    # transaction). It also shortens the time the one writer lock is held by that flush.
+    return (
+        b"SET TIME ZONE 'UTC'; SET synchronous_commit = off;"
+        + f" SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}".encode()
+    )
+
+
+def _or_default(lock_wait_seconds: float | None) -> float:
+    return BUSY_TIMEOUT_MS / 1000 if lock_wait_seconds is None else lock_wait_seconds
 
 
 def _lock_timeout_ms(seconds: float) -> int:
@@ -191,91 +214,218 @@ def _lock_timeout_ms(seconds: float) -> int:
 
 
 class PostgresDatabase(Database):
-    """One psycopg connection behind the ``Database`` interface."""
+    """One PostgreSQL session behind the ``Database`` interface.
+
+    psycopg opens, configures and closes the session; statements go to its libpq handle
+    directly, with psycopg's own adapters turning values into parameters and columns back into
+    values (its ``Transformer``). psycopg's cursors would cost several times what a statement
+    costs this process otherwise, which on the request path is most of a request's work.
+    Statements are prepared from their second use on (up to ``MAX_PREPARED`` per session).
+
+    Waiting for the server (``_wait``) blocks the calling thread, except in a request's
+    greenlet, where it waits on the event loop (app/db/greenlets.py) and the loop serves
+    other requests meanwhile.
+    """
 
     backend = POSTGRESQL
 
     def __init__(self, conn: psycopg.Connection[Any], database_url: str) -> None:
         self.conn = conn
         self.database_url = database_url
-        self._statements: dict[str, tuple[str, bool]] = {}
+        self.pgconn = conn.pgconn
+        self.pgconn.nonblocking = 1
+        self._transformer = Transformer(conn)
+        self._statements: dict[str, bytes] = {}
         self._plans: dict[str, _Plan] = {}
+        self._uses: dict[tuple[str, tuple[int, ...]], int] = {}
+        self._prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
+        self._readable = _LoopReadiness(self.pgconn.socket)
 
     @classmethod
-    def open(cls, database_url: str) -> "PostgresDatabase":
+    def open(cls, database_url: str, *, lock_wait_seconds: float | None = None) -> Self:
         try:
-            return cls(connect(database_url), database_url)
+            conn = connect(database_url, lock_wait_seconds=_or_default(lock_wait_seconds))
         except psycopg.OperationalError as exc:
             raise DatabaseConnectError(database_url, exc) from exc
+        return cls(conn, database_url)
 
     def close(self) -> None:
+        self._readable.forget()
         self.conn.close()
 
-    def _cursor(self, sql: str, params: Sequence[Any]) -> Any:
-        statement = self._statements.get(sql)
-        if statement is None:
-            statement = self._statements[sql] = translate(sql)
-        text, numbered = statement
-        values: Any = params
-        if numbered:
-            values = {f"p{index}": value for index, value in enumerate(params, start=1)}
-        try:
-            return self.conn.execute(text, values)
-        except psycopg.Error as exc:
-            raise _typed(exc) from exc
+    def usable(self) -> bool:
+        """Whether the session is still there (not closed here, not lost)."""
+        return not self.conn.closed and self.pgconn.status == pq.ConnStatus.OK
 
-    def _plan(self, sql: str, cursor: Any) -> _Plan:
+    def survived_idling(self) -> bool:
+        """Whether a session that sat idle (in the pool) is still there. A server that
+        restarted or dropped it said so on its socket, which the loop noticed: that is read
+        now, so that no request sends a statement into a session already gone."""
+        if self._readable.unsolicited and self.usable():
+            self._readable.unsolicited = False
+            with contextlib.suppress(psycopg.OperationalError):
+                self.pgconn.consume_input()
+        return self.usable() and not self.in_transaction()
+
+    def _query(self, sql: str, params: Sequence[Any]) -> pq.abc.PGresult:
+        """Run one statement and answer its result. The values are dumped first: a value that
+        cannot be sent fails before anything reaches the server."""
+        text = self._statements.get(sql)
+        if text is None:
+            text = self._statements[sql] = translate(sql)
+        values: Sequence[Any] | None = None
+        types: tuple[int, ...] = ()
+        formats: Sequence[pq.Format] | None = None
+        if params:
+            transformer = self._transformer
+            values = transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+            types, formats = tuple(transformer.types or ()), transformer.formats
+        try:
+            name = self._prepared_name(sql, text, types)
+            if name is None:
+                self.pgconn.send_query_params(text, values, types, formats)
+            else:
+                self.pgconn.send_query_prepared(name, values, formats)
+            return self._result()
+        except psycopg.Error as exc:
+            raise _typed(exc, self) from exc
+
+    def _prepared_name(self, sql: str, text: bytes, types: tuple[int, ...]) -> bytes | None:
+        """The statement's name on the server, preparing it on its second use; None to send
+        it whole (the first use, or once ``MAX_PREPARED`` are)."""
+        key = (sql, types)
+        name = self._prepared.get(key)
+        if name is not None or len(self._prepared) >= MAX_PREPARED:
+            return name
+        uses = self._uses[key] = self._uses.get(key, 0) + 1
+        if uses < 2:
+            return None
+        name = f"mm_{len(self._prepared)}".encode()
+        self.pgconn.send_prepare(name, text, types)
+        self._result()
+        del self._uses[key]
+        self._prepared[key] = name
+        return name
+
+    def _result(self) -> pq.abc.PGresult:
+        """Wait for what was sent to finish: the last result, or the first error raised."""
+        try:
+            results = self._exchange()
+        except psycopg.Error:
+            raise
+        except BaseException:
+            # Cancelled (the server is stopping) in the middle of the exchange: what the session
+            # would say next is unknown, so it is not used again.
+            self.close()
+            raise
+        error = None
+        for result in results:
+            if result.status == pq.ExecStatus.FATAL_ERROR:
+                error = errors.error_from_result(result, encoding=self._transformer.encoding)
+                break
+        if error is not None:
+            raise error
+        if not results:
+            raise errors.InternalError("the server answered nothing")
+        return results[-1]
+
+    def _exchange(self) -> list[pq.abc.PGresult]:
+        """Send what libpq holds and read every result until the statement is done."""
+        self._flush()
+        pgconn = self.pgconn
+        results: list[pq.abc.PGresult] = []
+        while True:
+            while pgconn.is_busy():
+                self._wait(writing=False)
+                pgconn.consume_input()
+            result = pgconn.get_result()
+            if result is None:
+                return results
+            results.append(result)
+
+    def _flush(self) -> None:
+        pgconn = self.pgconn
+        while pgconn.flush():  # the socket's buffer is full: wait until it takes more
+            if self._wait(writing=True):
+                pgconn.consume_input()
+
+    def _wait(self, *, writing: bool) -> bool:
+        """Wait until the socket can be read (or, ``writing``, written); whether it can be
+        read. On the event loop in a request's greenlet, else blocking this thread."""
+        if in_request() is not None:
+            return self._readable.wait(writing=writing)
+        poller = select.poll()
+        poller.register(self.pgconn.socket, select.POLLIN | (select.POLLOUT if writing else 0))
+        answered = poller.poll()
+        return any(mask & _READABLE for _, mask in answered)
+
+    def _plan(self, sql: str, result: pq.abc.PGresult) -> _Plan:
         """Column names, and the text columns to unescape (a function call per value, several
         times cheaper than psycopg calling a Python loader for each)."""
         plan = self._plans.get(sql)
         if plan is None:
-            columns = cursor.description
+            count = result.nfields
+            names = tuple((result.fname(index) or b"").decode() for index in range(count))
             decoders = tuple(
                 (index, unescape_text)
-                for index, column in enumerate(columns)
-                if column.type_code in _TEXT_OIDS
+                for index in range(count)
+                if result.ftype(index) in _TEXT_OIDS
             )
-            plan = self._plans[sql] = (tuple(column.name for column in columns), decoders)
+            plan = self._plans[sql] = (names, decoders)
         return plan
 
+    def _values(
+        self, result: pq.abc.PGresult, *, first_only: bool = False
+    ) -> list[tuple[Any, ...]]:
+        count = result.ntuples
+        if not count:
+            return []
+        transformer = self._transformer
+        transformer.set_pgresult(result)
+        return transformer.load_rows(0, 1 if first_only else count, tuple)
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        cursor = self._cursor(sql, params)
-        values = cursor.fetchone()
-        return None if values is None else _decode(self._plan(sql, cursor), values)
+        result = self._query(sql, params)
+        values = self._values(result, first_only=True)
+        return _decode(self._plan(sql, result), values[0]) if values else None
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Rows:
-        cursor = self._cursor(sql, params)
-        values = cursor.fetchall()
-        return Rows(self._plan(sql, cursor) if values else None, values)
+        result = self._query(sql, params)
+        values = self._values(result)
+        return Rows(self._plan(sql, result) if values else None, values)
 
     def column(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        return [_unescape(values[0]) for values in self._cursor(sql, params).fetchall()]
+        return [_unescape(values[0]) for values in self._values(self._query(sql, params))]
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        row = self._cursor(sql, params).fetchone()
-        return None if row is None else _unescape(row[0])
+        values = self._values(self._query(sql, params), first_only=True)
+        return _unescape(values[0][0]) if values else None
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        rowcount: int = self._cursor(sql, params).rowcount
-        return rowcount
+        return self._query(sql, params).command_tuples or 0
 
     stored = staticmethod(to_column)
 
     def _raw(self, sql: str) -> None:
         """Run statements without parameters (several at once: one round trip)."""
         try:
-            self.conn.execute(sql.encode())
+            self.pgconn.send_query(sql.encode())
+            self._result()
         except psycopg.Error as exc:
-            raise _typed(exc) from exc
+            raise _typed(exc, self) from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """``BEGIN`` and the writer lock in one round trip (see the module docstring)."""
+        """``BEGIN`` and the writer lock in one round trip (see the module docstring).
+
+        (Sending them with the transaction's first statement, in libpq's pipeline mode, saves
+        that round trip but was measured slower: more work for the server per statement, and
+        a wake-up for each of the three answers.)"""
         try:
             self._raw(_BEGIN)
         except BaseException:
             # BEGIN succeeded and the lock did not (lock_timeout): end that transaction, or
-            # every later statement on this connection would fail.
+            # every later statement on this session would fail.
             self._rollback()
             raise
         try:
@@ -285,13 +435,16 @@ class PostgresDatabase(Database):
             self._rollback()
             raise
 
+    def in_transaction(self) -> bool:
+        return self.pgconn.transaction_status != pq.TransactionStatus.IDLE
+
     def _rollback(self) -> None:
-        if self.conn.closed:
+        if not self.usable():
             return
-        if self.conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        if self.in_transaction():
             # A connection that broke meanwhile was rolled back by the server.
-            with contextlib.suppress(psycopg.OperationalError):
-                self.conn.execute(b"ROLLBACK")
+            with contextlib.suppress(DatabaseUnreachableError):
+                self._raw("ROLLBACK")
 
     def wait_for_locks(self, seconds: float) -> None:
         self._raw(f"SET lock_timeout = {_lock_timeout_ms(seconds)}")
@@ -345,36 +498,166 @@ def redact_url(database_url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", database_url)
 
 
-class ThreadLocalDatabase(Database):
-    """A ``Database`` whose every call runs on the calling thread's own connection.
+class _LoopReadiness:
+    """Waits, in a request's greenlet, until a session's socket can be read.
 
-    The server keeps one of these in ``app.state.database`` when serving PostgreSQL: each
-    request-worker thread (app/db/workers.py) gets its connection on first use, so code that
-    looks the database up in the app's state needs no change. A connection that broke (the
-    server restarted) is replaced on the next call.
+    The socket stays registered with the loop between statements (registering it for every
+    wait costs two system calls and a timer): when it turns readable with nobody waiting (the
+    server said something unasked, or closed), it is unregistered until the next wait.
+    """
+
+    def __init__(self, socket: int) -> None:
+        self.socket = socket
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        # The socket turned readable while no statement was waiting (see survived_idling).
+        self.unsolicited = False
+
+    def wait(self, *, writing: bool) -> bool:
+        loop = asyncio.get_running_loop()
+        if writing:
+            return self._wait_writable(loop)
+        if self._loop is not loop:
+            self.forget()
+            loop.add_reader(self.socket, self._on_readable)
+            self._loop = loop
+        waiter = self._waiter = loop.create_future()
+        try:
+            wait_for(waiter)
+        finally:
+            self._waiter = None
+        return True
+
+    def _wait_writable(self, loop: asyncio.AbstractEventLoop) -> bool:
+        # Rare (a statement larger than the socket's buffer): register for this wait only.
+        waiter: asyncio.Future[None] = loop.create_future()
+        loop.add_writer(self.socket, waiter.set_result, None)
+        try:
+            wait_for(waiter)
+        finally:
+            loop.remove_writer(self.socket)
+        return False
+
+    def _on_readable(self) -> None:
+        waiter = self._waiter
+        if waiter is None:
+            self.unsolicited = True
+            self.forget()
+        elif not waiter.done():
+            waiter.set_result(None)
+
+    def forget(self) -> None:
+        """Unregister the socket (before it is closed, or to wait on another loop)."""
+        if self._loop is not None:
+            if not self._loop.is_closed():
+                self._loop.remove_reader(self.socket)
+            self._loop = None
+
+
+class ConnectionPool:
+    """Up to ``size`` sessions that requests borrow, one each, for as long as they run
+    (``ServingDatabase``). A request that finds them all lent waits on the loop. A session is
+    opened on a thread (connecting blocks); one that broke is closed when it comes back, and a
+    new one opened when needed."""
+
+    def __init__(self, database_url: str, *, size: int, lock_wait_seconds: float) -> None:
+        self.database_url = database_url
+        self.lock_wait_seconds = lock_wait_seconds
+        self._size = size
+        self._free = asyncio.Semaphore(size)
+        self._idle: list[PostgresDatabase] = []
+
+    async def fill(self) -> None:
+        """Open every session now (at start), so that the first requests wait for none."""
+        opened = await asyncio.gather(
+            *(self._open() for _ in range(self._size)), return_exceptions=True
+        )
+        self._idle.extend(item for item in opened if isinstance(item, PostgresDatabase))
+        for item in opened:
+            if isinstance(item, BaseException):
+                raise item  # (what did open is closed with the pool)
+
+    async def acquire(self) -> PostgresDatabase:
+        await self._free.acquire()
+        try:
+            while self._idle:
+                database = self._idle.pop()
+                if database.survived_idling():
+                    return database
+                database.close()
+            return await self._open()
+        except BaseException:
+            self._free.release()
+            raise
+
+    async def _open(self) -> PostgresDatabase:
+        return await asyncio.to_thread(
+            PostgresDatabase.open, self.database_url, lock_wait_seconds=self.lock_wait_seconds
+        )
+
+    def release(self, database: PostgresDatabase) -> None:
+        if not database.usable() or database.in_transaction():
+            database.close()  # a session in an unknown state is not lent again
+        else:
+            self._idle.append(database)
+        self._free.release()
+
+    def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for database in idle:
+            database.close()
+
+
+class ServingDatabase(Database):
+    """``app.state.database`` when serving PostgreSQL: a ``Database`` whose every call runs on
+    the caller's own connection, so that code looking the database up in the app's state needs
+    no change.
+
+    - In a request's greenlet: the connection the request borrowed from the pool on its first
+      statement, returned when the request finishes; statements wait on the event loop.
+    - Anywhere else (startup, a thread of the server's): that thread's own connection, opened on
+      first use; statements block that thread, as everywhere off the request path.
+
+    A connection that broke (the server restarted) is replaced on the next call.
     """
 
     backend = POSTGRESQL
 
-    def __init__(self, database_url: str, *, lock_wait_seconds: float) -> None:
-        self.database_url = database_url
-        self.lock_wait_seconds = lock_wait_seconds
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = pool
+        self.database_url = pool.database_url
         self._local = threading.local()
         self._opened: list[PostgresDatabase] = []
         self._lock = threading.Lock()
 
     @property
     def current(self) -> PostgresDatabase:
+        request = in_request()
+        if request is not None:
+            return self._borrowed(request)
         database: PostgresDatabase | None = getattr(self._local, "database", None)
-        if database is None or database.conn.closed:
-            database = PostgresDatabase.open(self.database_url)
-            database.wait_for_locks(self.lock_wait_seconds)
+        if database is None or not database.usable():
+            database = PostgresDatabase.open(
+                self.database_url, lock_wait_seconds=self.pool.lock_wait_seconds
+            )
             self._local.database = database
             with self._lock:
                 self._opened.append(database)
         return database
 
+    def _borrowed(self, request: RequestGreenlet) -> PostgresDatabase:
+        database: PostgresDatabase | None = request.borrowed
+        if database is not None and not database.usable():
+            # It broke during this request: give it back (the pool drops it), borrow another.
+            request.give_back()
+            database = None
+        if database is None:
+            database = wait_for(self.pool.acquire())
+            request.borrow(database, self.pool)
+        return database
+
     def close(self) -> None:
+        self.pool.close()
         with self._lock:
             opened, self._opened = self._opened, []
         for database in opened:
@@ -409,7 +692,7 @@ class ThreadLocalDatabase(Database):
             yield database
 
     def wait_for_locks(self, seconds: float) -> None:
-        self.lock_wait_seconds = seconds
+        self.pool.lock_wait_seconds = seconds
         self.current.wait_for_locks(seconds)
 
     def check_writable(self) -> None:
