@@ -39,13 +39,13 @@ class Settings(BaseSettings):
         " (a leading ~ is expanded); or PostgreSQL: postgresql://user:password@host:port/name",
     )
     database_pool_size: int = Field(
-        # More threads contend for the interpreter lock: on 2 CPUs, 2 served the most PATCHes
-        # and GETs, 8 a fifth fewer (bench/README.md); 4 keeps room for a slow page or two.
+        # Writers take turns on one lock, so more sessions mostly wait for it: on 2 CPUs, 2, 4
+        # and 8 served PATCHes within a tenth of each other; 4 leaves room for slow reads.
         default=4,
         ge=1,
         le=256,
-        description="PostgreSQL only: requests that talk to the database at once, each on its"
-        " own thread and connection (so, connections per server process)",
+        description="PostgreSQL only: sessions each server process opens at start and lends to"
+        " its requests, one each while it runs (so, requests that talk to the database at once)",
     )
     host: str = Field(default="127.0.0.1", description="address to listen on")
     port: int = Field(

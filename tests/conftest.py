@@ -33,7 +33,7 @@ from app.bootstrap import prepare_database
 from app.db.database import Database, SQLiteDatabase
 from app.main import create_app
 from app.settings import Settings
-from tests.postgres import PostgresServer, postgres_server_missing
+from tests.postgres import PostgresServer, ReusedDatabase, postgres_server_missing
 
 # pytester: tests/test_pytest_plugin.py runs pytest on example suites.
 pytest_plugins = ["pytester"]
@@ -221,15 +221,22 @@ def postgres_template(postgres_server: PostgresServer | None) -> Iterator[str]:
     postgres_server.drop_database(name)
 
 
-@pytest.fixture
-def postgres_database_url(
+@pytest.fixture(scope="session")
+def reused_postgres_database(
     postgres_server: PostgresServer | None, postgres_template: str
-) -> Iterator[str]:
-    """A PostgreSQL database of this test's own, migrated and bootstrapped; dropped after."""
+) -> Iterator[ReusedDatabase]:
+    """The database this worker's tests take turns on (tests/postgres.py); dropped at the end."""
     assert postgres_server is not None
-    name = postgres_server.create_database(template=postgres_template)
-    yield postgres_server.url(name)
-    postgres_server.drop_database(name)
+    reused = ReusedDatabase(postgres_server, postgres_template)
+    yield reused
+    reused.drop()
+
+
+@pytest.fixture
+def postgres_database_url(reused_postgres_database: ReusedDatabase) -> str:
+    """A PostgreSQL database of this test's own while it runs, migrated and bootstrapped: the
+    template's rows and nothing else."""
+    return reused_postgres_database.fresh()
 
 
 @dataclass(frozen=True)

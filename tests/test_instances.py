@@ -115,7 +115,7 @@ def test_racing_patches_over_three_instances_lose_no_update(
         }
 
 
-def test_a_key_revoked_through_the_cli_is_refused_by_every_instance_at_once(
+def test_a_key_revoked_through_the_cli_is_refused_by_every_instance_within_a_second(
     instances: list[ServerProcess], tmp_path: Path
 ) -> None:
     url = instances[0].database_url
@@ -144,14 +144,76 @@ def test_a_key_revoked_through_the_cli_is_refused_by_every_instance_at_once(
     )
     revoked_at = time.monotonic()
 
+    # An instance may answer from what it remembers of the key for a moment (D35: refused
+    # within a second of the revocation), and never again after it refused it once.
+    for server in instances:
+        while (
+            status := httpx2.get(server.url + "/v1/buckets", headers=headers, timeout=10)
+        ).status_code != 401:
+            assert status.status_code == 200, status.text
+            assert time.monotonic() - revoked_at < 1.0, "still accepted a second after"
+            time.sleep(0.02)
+    assert time.monotonic() - revoked_at < 1.0
     statuses = [
         httpx2.get(server.url + "/v1/buckets", headers=headers, timeout=10).status_code
         for server in instances
     ]
     assert statuses == [401] * INSTANCES
-    assert time.monotonic() - revoked_at < 1.0
     # The instances' own key still works.
     assert httpx2.get(instances[1].url + "/v1/buckets", headers=HEADERS, timeout=10).is_success
+
+
+def test_instances_ride_out_their_database_sessions_being_dropped(
+    instances: list[ServerProcess], postgres_server: PostgresServer | None
+) -> None:
+    """What a restart of PostgreSQL does to the instances (every session of theirs ended by
+    the server): once it is over, no request fails for it. Each instance notices that its idle
+    pooled sessions were closed under it and opens new ones; requests at once borrow every
+    session of the pool, so each is tried."""
+    path = new_sync_path(instances[0], "sessions-dropped")
+    for server in instances:
+        assert httpx2.get(server.url + path, headers=HEADERS, timeout=10).status_code == 200
+    name = instances[0].database_url.rsplit("/", 1)[1]
+    assert postgres_server is not None  # (the instances would have been skipped)
+    with postgres_server.connect() as admin:
+        ended = admin.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        ).fetchall()
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+            ([pid for (pid,) in ended],),
+        )
+        deadline = time.monotonic() + 10
+        while admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)",
+            ([pid for (pid,) in ended],),
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the sessions outlived their termination"
+            time.sleep(0.02)
+    assert len(ended) >= INSTANCES * 4  # each instance's pool at least
+
+    at_once = 8  # twice the pool of each instance
+    start = threading.Barrier(at_once * INSTANCES)
+    statuses: list[int] = []
+
+    def send(server: ServerProcess, index: int) -> None:
+        start.wait(timeout=30)
+        body = {"description": f"after the restart {index}"}
+        with httpx2.Client(base_url=server.url, headers=HEADERS, timeout=30) as client:
+            statuses.append(client.patch(path, json=body).status_code)
+            statuses.append(client.get(path).status_code)
+
+    senders = [
+        threading.Thread(target=send, args=(server, index))
+        for server in instances
+        for index in range(at_once)
+    ]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join(timeout=60)
+    assert statuses == [200] * (2 * at_once * INSTANCES)
 
 
 def test_triggers_sent_to_every_instance_start_one_job(instances: list[ServerProcess]) -> None:

@@ -23,7 +23,7 @@ state and calls the app as it is.
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
 
 import greenlet
@@ -71,6 +71,8 @@ def wait_for(awaitable: Awaitable[T]) -> T:
     """Wait for ``awaitable`` from synchronous code running in a request greenlet; the loop
     serves other requests meanwhile. One that completes without waiting costs no switch."""
     if in_request() is None:
+        if isinstance(awaitable, Coroutine):
+            awaitable.close()  # never to be awaited
         raise RuntimeError("wait_for() called outside a request greenlet")
     result: T = _drive(awaitable.__await__())
     return result
@@ -102,7 +104,17 @@ def _drive(steps: Generator[Any, None, T]) -> T:
         error = loop_side.switch(waits_on)
 
 
-async def _serve(request: RequestGreenlet, steps: Generator[Any, None, None]) -> None:
+async def run_in_greenlet(coroutine: Awaitable[T]) -> T:
+    """Run ``coroutine`` in a new request greenlet, as this task would run it; its result.
+    What it borrowed is given back when it ends, however it ends."""
+    request = RequestGreenlet()
+    try:
+        return await _serve(request, coroutine.__await__())
+    finally:
+        request.give_back()
+
+
+async def _serve(request: RequestGreenlet, steps: Generator[Any, None, T]) -> T:
     """The request's task: run the greenlet until it finishes, awaiting what it waits on."""
     # The request sees the context variables of this task, as it would running in it.
     request.gr_context = contextvars.copy_context()
@@ -117,6 +129,8 @@ async def _serve(request: RequestGreenlet, steps: Generator[Any, None, None]) ->
         except asyncio.CancelledError as cancelled:
             error = cancelled
         waits_on = request.switch(error)
+    result: T = waits_on  # what the greenlet's run (``_drive``) returned
+    return result
 
 
 async def _settled(future: "asyncio.Future[Any]") -> None:
@@ -149,8 +163,4 @@ class GreenletRequests:
         if pool is None:
             await self.app(scope, receive, send)
             return
-        request = RequestGreenlet()
-        try:
-            await _serve(request, self.app(scope, receive, send).__await__())
-        finally:
-            request.give_back()
+        await run_in_greenlet(self.app(scope, receive, send))

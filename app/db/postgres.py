@@ -1,14 +1,14 @@
-"""The PostgreSQL backend: the ``Database`` interface over psycopg 3, for many server instances
-sharing one database (CONTRACT.md D34, D35).
+"""The PostgreSQL backend: the ``Database`` interface over psycopg 3's libpq, for many server
+instances sharing one database (CONTRACT.md D34, D35).
 
 The services keep writing the SQL they write for SQLite (``?`` placeholders, portable
-functions). Each statement is translated once, then cached: ``?`` becomes ``%s``, SQLite's
-numbered ``?1`` a named ``%(p1)s``, a literal ``%`` is doubled, and the SQLite functions the
-services use that PostgreSQL names otherwise (``instr``) are renamed. Values come back as the
-SQLite backend decodes them: psycopg reads ``json`` and ``boolean`` columns as Python objects
-and bools, and the ``timestamptz`` columns the migrations make as aware datetimes, with their
-microseconds, in ``datetime.UTC`` (the session's time zone is UTC). Integers are ``bigint``:
-64-bit, as SQLite's are.
+functions). Each statement is translated once, then cached: ``?`` becomes ``$1``, ``$2``...,
+SQLite's numbered ``?1`` ``$1``, and the SQLite functions the services use that PostgreSQL
+names otherwise (``instr``) are renamed. Values come back as the SQLite backend decodes them:
+psycopg's loaders read ``json`` and ``boolean`` columns as Python objects and bools, and the
+``timestamptz`` columns the migrations make as aware datetimes, with their microseconds, in
+``datetime.UTC`` (the session's time zone is UTC). Integers are ``bigint``: 64-bit, as
+SQLite's are.
 
 PostgreSQL's text cannot hold NUL, which SQLite stores and the API accepts in names and
 descriptions (a name with a NUL still finds its resource). So text is escaped as it is sent (by
@@ -26,9 +26,11 @@ lock not granted within ``lock_timeout`` (SQLSTATE 55P03), a serialization failu
 deadlock is a ``DatabaseBusyError`` (nothing was applied: the request guard may run the request
 again); a full disk or exhausted resources (class 53) a ``DatabaseStorageError``.
 
-A connection is one network session and each statement a round trip, so the serving process
-never runs statements on its event loop: the request guard hands requests to worker threads,
-each with its own connection (``ThreadLocalDatabase`` and app/db/workers.py).
+A session is a network connection and each statement a round trip, so the serving process never
+blocks its event loop on one: each request runs in a greenlet and waits for its statements on
+the loop (app/db/greenlets.py), on a session borrowed from ``ConnectionPool`` for the request's
+duration (``ServingDatabase``). Elsewhere (the engine, the CLI, the server's own threads) a
+statement blocks its thread, as SQLite's do.
 """
 
 import asyncio
