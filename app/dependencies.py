@@ -7,9 +7,9 @@ link of a chain costs FastAPI more than the indexed lookup it does.
 
 Dependencies are ``async def`` on purpose, like the handlers: FastAPI would run a plain ``def``
 in a worker thread, which costs more still, and would let two requests use the one SQLite
-connection at once (see app/db/database.py). On PostgreSQL the whole request runs on a
-request-worker thread with its own connection (app/db/workers.py), and ``app.state.database``
-answers with that thread's connection, so these stay the same.
+connection at once (see app/db/database.py). On PostgreSQL the whole request runs in a greenlet
+of its own, on a session borrowed for it (app/db/greenlets.py), and ``app.state.database``
+answers with that session, so these stay the same.
 """
 
 from typing import Annotated

@@ -47,6 +47,7 @@ from app.db.database import (
     Database,
     DatabaseBusyError,
     DatabaseStorageError,
+    DatabaseUnavailableError,
     DatabaseUnreachableError,
 )
 from app.errors import (
@@ -161,6 +162,9 @@ class RequestGuard:
         except DatabaseBusyError:  # reads do not wait for locks; this is rare enough not to retry
             await _send_error(send, _busy())
             return
+        except DatabaseUnavailableError as exc:
+            await _send_error(send, _unavailable(exc))
+            return
         await self._run(scope, receive, send, body)
 
     async def _preflight(self, origin: bytes, headers: dict[bytes, bytes], send: Send) -> None:
@@ -234,13 +238,10 @@ class RequestGuard:
                 if now + delay > deadline:
                     await _send_error(send, _busy())
                     return
-            except (DatabaseStorageError, DatabaseUnreachableError) as exc:
+            except DatabaseUnavailableError as exc:
                 if started:
                     raise
-                message = MSG_STORAGE if isinstance(exc, DatabaseStorageError) else MSG_UNREACHABLE
-                await _send_error(
-                    send, ServiceUnavailableError(message, headers={"Retry-After": "1"})
-                )
+                await _send_error(send, _unavailable(exc))
                 return
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX_DELAY_S)
@@ -250,6 +251,15 @@ class RequestGuard:
 
 def _busy() -> ServiceUnavailableError:
     return ServiceUnavailableError(MSG_BUSY, headers={"Retry-After": "1"})
+
+
+def _unavailable(exc: DatabaseUnavailableError) -> ServiceUnavailableError:
+    """A full disk, or a lost connection to the database (a busy one is retried first)."""
+    if isinstance(exc, DatabaseStorageError):
+        return ServiceUnavailableError(MSG_STORAGE, headers={"Retry-After": "1"})
+    if isinstance(exc, DatabaseUnreachableError):
+        return ServiceUnavailableError(MSG_UNREACHABLE, headers={"Retry-After": "1"})
+    return _busy()
 
 
 def _without_body(send: Send) -> Send:

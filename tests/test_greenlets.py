@@ -12,7 +12,6 @@ import pytest
 from app.db.greenlets import (
     STATE_KEY,
     GreenletRequests,
-    complete_now,
     in_request,
     run_in_greenlet,
     wait_for,
@@ -116,19 +115,6 @@ def test_waiting_outside_a_request_greenlet_is_refused() -> None:
         assert in_request() is None
         with pytest.raises(RuntimeError, match="outside a request greenlet"):
             wait_for(asyncio.sleep(0))
-
-    asyncio.run(main())
-
-
-def test_complete_now_takes_only_what_never_waits() -> None:
-    async def immediate() -> int:
-        return 7
-
-    assert complete_now(immediate()) == 7
-
-    async def main() -> None:
-        with pytest.raises(RuntimeError, match="waited"):
-            complete_now(asyncio.sleep(0.01))
 
     asyncio.run(main())
 

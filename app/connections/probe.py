@@ -100,8 +100,8 @@ class ProbePool:
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=threads, thread_name_prefix="storage-probe"
         )
-        # Running plus waiting: beyond it a probe is refused at once rather than queued. A
-        # thread's semaphore, not asyncio's: on PostgreSQL requests run on several loops.
+        # Running plus waiting: beyond it a probe is refused at once rather than queued. Taken
+        # without waiting, so a thread's semaphore serves whatever loop or thread asks.
         self._slots = threading.BoundedSemaphore(threads * 4)
 
     async def probe(self, provider_type: str, config: dict[str, Any]) -> str | None:

@@ -22,6 +22,7 @@ state and calls the app as it is.
 """
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
@@ -36,6 +37,10 @@ T = TypeVar("T")
 STATE_KEY = "request_pool"
 
 
+class Lender(Protocol):
+    def release(self, thing: Any, /) -> None: ...
+
+
 class RequestGreenlet(greenlet.greenlet):  # type: ignore[misc]
     """The greenlet one HTTP request runs in, and what it borrowed for its duration."""
 
@@ -46,7 +51,7 @@ class RequestGreenlet(greenlet.greenlet):  # type: ignore[misc]
         self.borrowed: Any = None
         self._lender: Lender | None = None
 
-    def borrow(self, thing: Any, lender: "Lender") -> None:
+    def borrow(self, thing: Any, lender: Lender) -> None:
         assert self.borrowed is None
         self.borrowed, self._lender = thing, lender
 
@@ -55,10 +60,6 @@ class RequestGreenlet(greenlet.greenlet):  # type: ignore[misc]
         self.borrowed = self._lender = None
         if lender is not None:
             lender.release(thing)
-
-
-class Lender(Protocol):
-    def release(self, thing: Any, /) -> None: ...
 
 
 def in_request() -> RequestGreenlet | None:
@@ -76,18 +77,6 @@ def wait_for(awaitable: Awaitable[T]) -> T:
         raise RuntimeError("wait_for() called outside a request greenlet")
     result: T = _drive(awaitable.__await__())
     return result
-
-
-def complete_now(awaitable: Awaitable[T]) -> T:
-    """The outcome of an awaitable that never waits (psycopg's close, for one), anywhere."""
-    steps = awaitable.__await__()
-    try:
-        steps.send(None)
-    except StopIteration as stop:
-        result: T = stop.value
-        return result
-    steps.close()
-    raise RuntimeError(f"{awaitable!r} waited: use wait_for() in a request greenlet")
 
 
 def _drive(steps: Generator[Any, None, T]) -> T:
@@ -143,11 +132,13 @@ async def _settled(future: "asyncio.Future[Any]") -> None:
     # The request's ``await`` marked the future as being waited on, as a task's coroutine does
     # for the task to see; the task would clear the mark before waiting, and so does this.
     future._asyncio_future_blocking = False
-    try:
-        await future
-    except BaseException:
-        if not future.done():
-            raise
+    # The future's own error is the request's to read from it, not raised here.
+    with contextlib.suppress(Exception):
+        try:
+            await future
+        except asyncio.CancelledError:
+            if not future.cancelled():
+                raise  # this task was cancelled, not the future
 
 
 class GreenletRequests:

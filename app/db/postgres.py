@@ -261,12 +261,17 @@ class PostgresDatabase(Database):
 
     def survived_idling(self) -> bool:
         """Whether a session that sat idle (in the pool) is still there. A server that
-        restarted or dropped it said so on its socket, which the loop noticed: that is read
-        now, so that no request sends a statement into a session already gone."""
-        if self._readable.unsolicited and self.usable():
-            self._readable.unsolicited = False
-            with contextlib.suppress(psycopg.OperationalError):
+        restarted or dropped it said so on its socket: anything there is read now (a poll that
+        does not wait), so that no request sends a statement into a session already gone."""
+        poller = select.poll()
+        poller.register(self.pgconn.socket, select.POLLIN)
+        # A dropped session has its last message, then the end of the stream, to read: each
+        # read takes what is there, so read until nothing is left or the end was seen.
+        while self.usable() and poller.poll(0):
+            try:
                 self.pgconn.consume_input()
+            except psycopg.OperationalError:
+                break
         return self.usable() and not self.in_transaction()
 
     def _query(self, sql: str, params: Sequence[Any]) -> pq.abc.PGresult:
@@ -512,8 +517,6 @@ class _LoopReadiness:
         self.socket = socket
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
-        # The socket turned readable while no statement was waiting (see survived_idling).
-        self.unsolicited = False
 
     def wait(self, *, writing: bool) -> bool:
         loop = asyncio.get_running_loop()
@@ -543,7 +546,6 @@ class _LoopReadiness:
     def _on_readable(self) -> None:
         waiter = self._waiter
         if waiter is None:
-            self.unsolicited = True
             self.forget()
         elif not waiter.done():
             waiter.set_result(None)

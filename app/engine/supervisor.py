@@ -33,7 +33,8 @@ class EngineSupervisor:
         self.config = config
         self.worker_id = config.worker_id
         self._process: subprocess.Popen[bytes] | None = None
-        # Triggers may wake it from several request-worker threads at once (PostgreSQL).
+        # Requests wake it (triggers, a clock advance), and the loop starts and stops it. Nothing
+        # under it waits for the database, so a request's greenlet never switches holding it.
         self._lock = threading.RLock()
 
     @property
