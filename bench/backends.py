@@ -10,8 +10,12 @@ is the worst of them. Run it on a quiet machine: the servers, PostgreSQL and wrk
 The machine may be shared and its speed may vary from minute to minute: the cases are run in
 turn, ``--rounds`` times, and each is reported by its median round.
 
+``--records N`` sends the PATCHes to N syncs in turn instead of one: every PATCH of one record
+rewrites the same row, which on PostgreSQL leaves a dead row version behind each time (MVCC),
+so one hot row measures that as much as the server.
+
 Usage: python3 bench/backends.py [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
-                                 [--duration 10] [--connections 32] [--rounds 3]
+                                 [--duration 10] [--connections 32] [--rounds 3] [--records 1]
 """
 
 from __future__ import annotations
@@ -110,7 +114,8 @@ def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
             process.wait(timeout=15)
 
 
-def seed(url: str) -> str:
+def seed(url: str, records: int) -> list[str]:
+    """``records`` syncs in one bucket; their paths."""
     bucket = call(
         "POST", url + "/v1/buckets", {"bucket_name": "bench", "bucket_schema": {"properties": {}}}
     )
@@ -131,12 +136,32 @@ def seed(url: str) -> str:
             "test_before_save": False,
         },
     )
-    sync = call(
-        "POST",
-        f"{url}/v1/buckets/{bucket['bucket_id']}/syncs",
-        {"connection_id": connection["connection_id"], "source_path": "bench/"},
+    paths = []
+    for index in range(records):
+        sync = call(
+            "POST",
+            f"{url}/v1/buckets/{bucket['bucket_id']}/syncs",
+            {"connection_id": connection["connection_id"], "source_path": f"bench/{index}/"},
+        )
+        paths.append(f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}")
+    return paths
+
+
+def wrk_script(paths: list[str]) -> str:
+    """The PATCH script: one record's path in the URL, or several taken in turn."""
+    if len(paths) == 1:
+        return WRK_SCRIPT
+    listed = ", ".join(f'"{path}"' for path in paths)
+    return (
+        WRK_SCRIPT
+        + f"""paths = {{{listed}}}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format(nil, paths[(counter % #paths) + 1])
+end
+"""
     )
-    return f"/v1/buckets/{bucket['bucket_id']}/syncs/{sync['sync_config_id']}"
 
 
 def drive(
@@ -193,37 +218,46 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--records", type=int, default=1, help="syncs the PATCHes go to in turn (1: one hot row)"
+    )
     args = parser.parse_args()
     cases = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2))
     runs: dict[tuple[str, int], list[dict[str, float]]] = {case: [] for case in cases}
-    with tempfile.TemporaryDirectory(prefix="mixpeek-bench-backends-") as folder:
-        script = Path(folder) / "patch.lua"
-        script.write_text(WRK_SCRIPT)
-        with contextlib.ExitStack() as stack:
-            # Every case's servers start first (idle, they cost nothing); then the rounds
-            # drive the cases in turn, so that a slow spell of a shared machine falls on all.
-            targets = {}
-            for backend, processes in cases:
-                if backend == "sqlite":
-                    url = f"sqlite:///{folder}/bench-{processes}.db"
-                else:
-                    url = stack.enter_context(postgres_database(args.postgres_url))
-                urls = stack.enter_context(servers(url, processes, Path(folder)))
-                targets[backend, processes] = (urls, seed(urls[0]))
-            for round_number in range(1, args.rounds + 1):
-                for case in cases:
-                    urls, path = targets[case]
-                    drive(urls, path, args.connections, args.warmup, script)
-                    result = drive(urls, path, args.connections, args.duration, script)
-                    runs[case].append(result)
-                    print(
-                        f"round {round_number} {case[0]:10} x{case[1]}: {result['rps']:8.0f}"
-                        f" req/s  p99 {result['p99_ms']:6.1f} ms  failed {result['failed']:.0f}",
-                        file=sys.stderr,
-                    )
+    with (
+        tempfile.TemporaryDirectory(prefix="mixpeek-bench-backends-") as folder,
+        contextlib.ExitStack() as stack,
+    ):
+        # Every case's servers start first (idle, they cost nothing); then the rounds
+        # drive the cases in turn, so that a slow spell of a shared machine falls on all.
+        targets = {}
+        for backend, processes in cases:
+            if backend == "sqlite":
+                url = f"sqlite:///{folder}/bench-{processes}.db"
+            else:
+                url = stack.enter_context(postgres_database(args.postgres_url))
+            urls = stack.enter_context(servers(url, processes, Path(folder)))
+            paths = seed(urls[0], args.records)
+            script = Path(folder) / f"patch-{backend}-{processes}.lua"
+            script.write_text(wrk_script(paths))
+            targets[backend, processes] = (urls, paths[0], script)
+        for round_number in range(1, args.rounds + 1):
+            for case in cases:
+                urls, path, script = targets[case]
+                drive(urls, path, args.connections, args.warmup, script)
+                result = drive(urls, path, args.connections, args.duration, script)
+                runs[case].append(result)
+                print(
+                    f"round {round_number} {case[0]:10} x{case[1]}: {result['rps']:8.0f}"
+                    f" req/s  p99 {result['p99_ms']:6.1f} ms  failed {result['failed']:.0f}",
+                    file=sys.stderr,
+                )
     rows = [(case, median_run(runs[case])) for case in cases]
     sqlite_rps = rows[0][1]["rps"]
-    print(f"median of {args.rounds} rounds, {args.duration} s each:")
+    print(
+        f"median of {args.rounds} rounds, {args.duration} s each,"
+        f" PATCHes to {args.records} record(s) in turn:"
+    )
     print(f"{'backend':12}{'processes':>10}{'req/s':>10}{'p99 ms':>9}{'of SQLite':>11}")
     for (backend, processes), result in rows:
         print(

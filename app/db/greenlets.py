@@ -22,7 +22,6 @@ state and calls the app as it is.
 """
 
 import asyncio
-import contextlib
 import contextvars
 from collections.abc import Awaitable, Coroutine, Generator
 from typing import Any, Protocol, TypeVar
@@ -132,13 +131,13 @@ async def _settled(future: "asyncio.Future[Any]") -> None:
     # The request's ``await`` marked the future as being waited on, as a task's coroutine does
     # for the task to see; the task would clear the mark before waiting, and so does this.
     future._asyncio_future_blocking = False
-    # The future's own error is the request's to read from it, not raised here.
-    with contextlib.suppress(Exception):
-        try:
-            await future
-        except asyncio.CancelledError:
-            if not future.cancelled():
-                raise  # this task was cancelled, not the future
+    try:
+        await future
+    except asyncio.CancelledError:
+        if not future.cancelled():
+            raise  # this task was cancelled, not the future
+    except Exception:  # noqa: S110 (the future's own error: the request reads it from there)
+        pass
 
 
 class GreenletRequests:

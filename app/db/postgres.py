@@ -261,8 +261,11 @@ class PostgresDatabase(Database):
 
     def survived_idling(self) -> bool:
         """Whether a session that sat idle (in the pool) is still there. A server that
-        restarted or dropped it said so on its socket: anything there is read now (a poll that
-        does not wait), so that no request sends a statement into a session already gone."""
+        restarted or dropped it said so on its socket: anything there is read now, so that no
+        request sends a statement into a session already gone. (A socket the loop watches and
+        found silent needs no look; one it does not watch gets a poll that does not wait.)"""
+        if self._readable.watched_and_silent():
+            return self.usable() and not self.in_transaction()
         poller = select.poll()
         poller.register(self.pgconn.socket, select.POLLIN)
         # A dropped session has its last message, then the end of the stream, to read: each
@@ -518,6 +521,10 @@ class _LoopReadiness:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiter: asyncio.Future[None] | None = None
 
+    def watched_and_silent(self) -> bool:
+        """Whether the loop watches the socket and nothing arrived since the last statement."""
+        return self._loop is not None
+
     def wait(self, *, writing: bool) -> bool:
         loop = asyncio.get_running_loop()
         if writing:
@@ -545,7 +552,7 @@ class _LoopReadiness:
 
     def _on_readable(self) -> None:
         waiter = self._waiter
-        if waiter is None:
+        if waiter is None:  # unasked (see survived_idling): no longer watched
             self.forget()
         elif not waiter.done():
             waiter.set_result(None)
