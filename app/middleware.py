@@ -159,10 +159,8 @@ class RequestGuard:
             return
         except _ClientGoneError:
             return  # nobody to answer, and nothing was done
-        except DatabaseBusyError:  # reads do not wait for locks; this is rare enough not to retry
-            await _send_error(send, _busy())
-            return
         except DatabaseUnavailableError as exc:
+            # Busy included: reads do not wait for locks, and this is rare enough not to retry.
             await _send_error(send, _unavailable(exc))
             return
         await self._run(scope, receive, send, body)
@@ -254,7 +252,7 @@ def _busy() -> ServiceUnavailableError:
 
 
 def _unavailable(exc: DatabaseUnavailableError) -> ServiceUnavailableError:
-    """A full disk, or a lost connection to the database (a busy one is retried first)."""
+    """The 503 for a full disk, a lost connection to the database, or a busy one."""
     if isinstance(exc, DatabaseStorageError):
         return ServiceUnavailableError(MSG_STORAGE, headers={"Retry-After": "1"})
     if isinstance(exc, DatabaseUnreachableError):

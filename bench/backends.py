@@ -12,7 +12,7 @@ turn, ``--rounds`` times, and each is reported by its median round.
 
 ``--records N`` sends the PATCHes to N syncs in turn instead of one: every PATCH of one record
 rewrites the same row, which on PostgreSQL leaves a dead row version behind each time (MVCC),
-so one hot row measures that as much as the server.
+so a single record also measures how PostgreSQL copes with one row rewritten all the time.
 
 Usage: python3 bench/backends.py [--postgres-url postgresql://postgres@127.0.0.1:5432/test]
                                  [--duration 10] [--connections 32] [--rounds 3] [--records 1]

@@ -181,7 +181,11 @@ def _typed(exc: psycopg.Error, database: "PostgresDatabase") -> Exception:
     return exc
 
 
-def connect(database_url: str, *, lock_wait_seconds: float = BUSY_TIMEOUT_MS / 1000) -> Any:
+# How long a statement waits for another session's lock, unless told otherwise.
+DEFAULT_LOCK_WAIT_SECONDS = BUSY_TIMEOUT_MS / 1000
+
+
+def connect(database_url: str, *, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS) -> Any:
     """A psycopg connection in autocommit mode (transactions are explicit), on UTC (so that
     timestamptz values read back in ``datetime.UTC``, and text timestamps mean UTC)."""
     conn = psycopg.connect(psycopg_url(database_url), autocommit=True)
@@ -204,10 +208,6 @@ def _session_settings(lock_wait_seconds: float) -> bytes:
         b"SET TIME ZONE 'UTC'; SET synchronous_commit = off;"
         + f" SET lock_timeout = {_lock_timeout_ms(lock_wait_seconds)}".encode()
     )
-
-
-def _or_default(lock_wait_seconds: float | None) -> float:
-    return BUSY_TIMEOUT_MS / 1000 if lock_wait_seconds is None else lock_wait_seconds
 
 
 def _lock_timeout_ms(seconds: float) -> int:
@@ -244,9 +244,11 @@ class PostgresDatabase(Database):
         self._readable = _LoopReadiness(self.pgconn.socket)
 
     @classmethod
-    def open(cls, database_url: str, *, lock_wait_seconds: float | None = None) -> Self:
+    def open(
+        cls, database_url: str, *, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    ) -> Self:
         try:
-            conn = connect(database_url, lock_wait_seconds=_or_default(lock_wait_seconds))
+            conn = connect(database_url, lock_wait_seconds=lock_wait_seconds)
         except psycopg.OperationalError as exc:
             raise DatabaseConnectError(database_url, exc) from exc
         return cls(conn, database_url)
@@ -266,11 +268,9 @@ class PostgresDatabase(Database):
         found silent needs no look; one it does not watch gets a poll that does not wait.)"""
         if self._readable.watched_and_silent():
             return self.usable() and not self.in_transaction()
-        poller = select.poll()
-        poller.register(self.pgconn.socket, select.POLLIN)
         # A dropped session has its last message, then the end of the stream, to read: each
         # read takes what is there, so read until nothing is left or the end was seen.
-        while self.usable() and poller.poll(0):
+        while self.usable() and self._poll(writing=False, timeout_ms=0):
             try:
                 self.pgconn.consume_input()
             except psycopg.OperationalError:
@@ -328,13 +328,9 @@ class PostgresDatabase(Database):
             # would say next is unknown, so it is not used again.
             self.close()
             raise
-        error = None
         for result in results:
             if result.status == pq.ExecStatus.FATAL_ERROR:
-                error = errors.error_from_result(result, encoding=self._transformer.encoding)
-                break
-        if error is not None:
-            raise error
+                raise errors.error_from_result(result, encoding=self._transformer.encoding)
         if not results:
             raise errors.InternalError("the server answered nothing")
         return results[-1]
@@ -364,10 +360,14 @@ class PostgresDatabase(Database):
         read. On the event loop in a request's greenlet, else blocking this thread."""
         if in_request() is not None:
             return self._readable.wait(writing=writing)
+        return self._poll(writing=writing, timeout_ms=None)
+
+    def _poll(self, *, writing: bool, timeout_ms: int | None) -> bool:
+        """Whether the socket can be read, after waiting up to ``timeout_ms`` (None: until it
+        can be read, or written when ``writing``), blocking this thread."""
         poller = select.poll()
         poller.register(self.pgconn.socket, select.POLLIN | (select.POLLOUT if writing else 0))
-        answered = poller.poll()
-        return any(mask & _READABLE for _, mask in answered)
+        return any(mask & _READABLE for _, mask in poller.poll(timeout_ms))
 
     def _plan(self, sql: str, result: pq.abc.PGresult) -> _Plan:
         """Column names, and the text columns to unescape (a function call per value, several
