@@ -39,10 +39,9 @@ def bootstrap(database: Database, settings: Settings, *, issue_key: bool = True)
     commands, which make their own) generates none either.
     """
     accounts.trim_key_prefixes(database)
-    organization = accounts.first_organization(database)
-    created = organization is None
-    if organization is None:
-        organization = accounts.create_organization(database, name=accounts.DEFAULT_ORGANIZATION)
+    organization, created = accounts.first_or_new_organization(
+        database, name=accounts.DEFAULT_ORGANIZATION
+    )
     generated_key = None
     if settings.api_key:
         accounts.add_key(database, organization, settings.api_key)

@@ -107,10 +107,11 @@ def store(db: "Database", state: ClockState) -> None:
         )
 
 
-def next_update_time(previous: datetime) -> datetime:
-    """Now, or one microsecond after ``previous`` when the clock has not moved past it.
+def next_update_time(previous: datetime, *, now: datetime | None = None) -> datetime:
+    """Now (or ``now``, read earlier), or one microsecond after ``previous`` when the clock has
+    not moved past it.
 
     ``updated_at`` must strictly increase with every write to a record, even when two writes
     land in the same microsecond, the wall clock steps back, or the mock clock is frozen.
     """
-    return max(utc_now(), previous + ONE_TICK)
+    return max(utc_now() if now is None else now, previous + ONE_TICK)

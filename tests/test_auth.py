@@ -6,8 +6,10 @@ else about the request: whether the route, bucket or sync exists, and whether th
 """
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,14 @@ from starlette.testclient import TestClient
 
 from app import cli
 from app.accounts import service as accounts
-from app.bootstrap import prepare_database
+from app.bootstrap import bootstrap, prepare_database
 from app.db.database import POSTGRESQL, Database, backend_of
+from app.db.migrate import upgrade_to_head
 from app.errors import MSG_INVALID_KEY, MSG_MALFORMED_AUTH, MSG_MISSING_KEY
 from app.main import create_app
 from app.settings import Settings
-from tests.conftest import API_KEY, Api
+from tests.conftest import API_KEY, Api, empty_database_url
+from tests.postgres import PostgresServer
 
 UNKNOWN_KEY = "sk_this_key_was_never_issued_0123456789"
 
@@ -212,6 +216,37 @@ def test_a_revoked_key_is_refused_at_once_on_sqlite_and_soon_after_on_postgresql
     wait_out_the_key_cache(backend)
     assert_unauthorized(api.get("/v1/buckets"), MSG_INVALID_KEY)
     assert_unauthorized(api.get("/v1/namespaces"), MSG_INVALID_KEY)
+
+
+def test_servers_starting_together_on_one_new_database_make_one_organization(
+    backend: str, tmp_path: Path, postgres_server: PostgresServer | None
+) -> None:
+    """Each server bootstraps at start: on one new database (replicas of a compose file),
+    the organization and its key are made once, whichever starts first."""
+    with empty_database_url(backend, tmp_path, postgres_server) as url:
+        settings = Settings(database_url=url, api_key=API_KEY)
+        first = Database.open(url)
+        upgrade_to_head(first, url)  # as the first server to start leaves it
+        first.close()
+        starting = threading.Barrier(4)
+
+        def start() -> accounts.Organization:
+            database = Database.open(url)
+            try:
+                starting.wait()
+                return bootstrap(database, settings).organization
+            finally:
+                database.close()
+
+        with ThreadPoolExecutor(4) as pool:
+            organizations = list(pool.map(lambda _: start(), range(4)))
+        database = Database.open(url)
+        try:
+            assert database.scalar("SELECT count(*) FROM organizations") == 1
+            assert database.scalar("SELECT count(*) FROM api_keys") == 1
+        finally:
+            database.close()
+        assert len(set(organizations)) == 1
 
 
 class _NoChangeCounter:

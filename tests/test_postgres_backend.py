@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.db.database import Database, DatabaseBusyError, IntegrityError
-from app.db.postgres import escape_text, translate, unescape_text
+from app.db.postgres import PostgresDatabase, bind_literals, escape_text, translate, unescape_text
 
 
 def test_placeholders_and_functions_are_translated_once() -> None:
@@ -23,6 +23,11 @@ def test_placeholders_and_functions_are_translated_once() -> None:
         translate("SELECT 'why?' FROM t")
     with pytest.raises(AssertionError):
         translate("SELECT ?, ?1")
+
+
+def test_literals_replace_placeholders_outside_string_literals_only() -> None:
+    text = translate("SELECT ?2, '$1 and $2', ?1, ?2")
+    assert bind_literals(text, [b"'one'", b"2"]) == b"SELECT 2, '$1 and $2', 'one', 2"
 
 
 @pytest.mark.parametrize(
@@ -73,16 +78,71 @@ def test_a_constraint_broken_is_an_integrity_error(pg: Database) -> None:
 
 
 def test_one_writer_at_a_time_across_connections(pg: Database, database_url: str) -> None:
-    """A transaction holds the writer lock; another connection's transaction waits for it up to
-    its lock wait, then fails with DatabaseBusyError having done nothing."""
+    """A transaction holds the writer lock from its first statement on; another connection's
+    transaction waits for it at its own first statement, up to its lock wait, then fails with
+    DatabaseBusyError having applied nothing, and its connection stays usable."""
     other = Database.open(database_url)
+
+    def append_to_names(database: Database, mark: str) -> None:
+        with database.transaction():
+            database.execute("UPDATE organizations SET name = name || ?", (mark,))
+
     try:
         other.wait_for_locks(0.2)
         with pg.transaction():
-            pg.execute("UPDATE organizations SET name = name")
-            with pytest.raises(DatabaseBusyError), other.transaction():
-                pytest.fail("the second writer got the lock")
-        with other.transaction():  # free again once the first committed
-            assert other.scalar("SELECT 1") == 1
+            pg.execute("UPDATE organizations SET name = name || '!'")
+            with pytest.raises(DatabaseBusyError):
+                append_to_names(other, "~")
+        append_to_names(other, ".")  # free again once the first committed
+        names = other.column("SELECT name FROM organizations")
+        assert names  # (the bootstrap's organization, at least)
+        assert all(name.endswith("!.") for name in names)
     finally:
         other.close()
+
+
+def advisory_locks_held(database: Database) -> int:
+    """The advisory locks this session holds (the writer lock, in a transaction)."""
+    held: int = database.scalar(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+    )
+    return held
+
+
+def test_a_transactions_first_statement_takes_its_values_as_literals(pg: Database) -> None:
+    """The first statement goes with BEGIN as literals: the first time as its text, then (once
+    prepared) by EXECUTE; both give what a parameterized statement gives."""
+    values = [
+        "it's\x00 \x01 $1 \\ é",
+        2**40,
+        {"k": ["v", None]},
+        datetime.now(UTC),
+        b"\x00\xff",
+        None,
+    ]
+    sql = "SELECT ? AS text, ? AS number, ?::json AS doc, ? AS moment, ? AS raw, ? AS nothing"
+    expected = pg.one(sql, [pg.stored(value) for value in values])
+    assert expected is not None
+    assert expected["text"] == values[0]
+    for _ in range(3):
+        with pg.transaction():
+            assert pg.one(sql, [pg.stored(value) for value in values]) == expected
+            assert advisory_locks_held(pg) == 1
+
+
+def test_a_transaction_that_ran_nothing_sends_nothing(pg: Database) -> None:
+    assert isinstance(pg, PostgresDatabase)
+    with pg.transaction():
+        pass
+    assert not pg.in_transaction()
+    assert advisory_locks_held(pg) == 0
+
+
+def test_a_failed_first_statement_rolls_back_and_leaves_the_session_usable(pg: Database) -> None:
+    now = datetime.now(UTC)
+    pg.insert("organizations", {"internal_id": "int_a", "name": "taken", "created_at": now})
+    with pytest.raises(IntegrityError), pg.transaction():
+        pg.insert("organizations", {"internal_id": "int_b", "name": "taken", "created_at": now})
+    assert isinstance(pg, PostgresDatabase)
+    assert not pg.in_transaction()
+    assert pg.scalar("SELECT count(*) FROM organizations WHERE name = ?", ("taken",)) == 1

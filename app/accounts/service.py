@@ -125,26 +125,39 @@ def first_organization(db: Database) -> Organization | None:
 
 def create_organization(db: Database, *, name: str) -> Organization:
     """A new organization with one user and a namespace named ``default``."""
+    with db.transaction():
+        return _insert_organization(db, name=name)
+
+
+def first_or_new_organization(db: Database, *, name: str) -> tuple[Organization, bool]:
+    """The first organization, or (when there is none) a new one named ``name``; whether it is
+    new. Looked for and created in one transaction, so that instances starting together on
+    one database create one."""
+    with db.transaction():
+        existing = first_organization(db)
+        if existing is not None:
+            return existing, False
+        return _insert_organization(db, name=name), True
+
+
+def _insert_organization(db: Database, *, name: str) -> Organization:
     now = utc_now()
     org = Organization(
         internal_id=identifiers.new_id(identifiers.ORGANIZATION),
         name=name,
         user_id=identifiers.new_id(identifiers.USER),
     )
-    with db.transaction():
-        db.insert(
-            "organizations", {"internal_id": org.internal_id, "name": name, "created_at": now}
-        )
-        db.insert(
-            "users",
-            {
-                "user_id": org.user_id,
-                "internal_id": org.internal_id,
-                "email": f"{name}@mixpeek-mock.local",
-                "created_at": now,
-            },
-        )
-        create_default_namespace(db, internal_id=org.internal_id, name=DEFAULT_NAMESPACE)
+    db.insert("organizations", {"internal_id": org.internal_id, "name": name, "created_at": now})
+    db.insert(
+        "users",
+        {
+            "user_id": org.user_id,
+            "internal_id": org.internal_id,
+            "email": f"{name}@mixpeek-mock.local",
+            "created_at": now,
+        },
+    )
+    create_default_namespace(db, internal_id=org.internal_id, name=DEFAULT_NAMESPACE)
     return org
 
 

@@ -20,11 +20,15 @@ JSON sent as a string is untouched.
 
 Transactions serialize every writer, as SQLite's ``BEGIN IMMEDIATE`` does, but across all the
 instances: ``BEGIN`` then ``pg_advisory_xact_lock`` on one constant key, released by COMMIT or
-ROLLBACK. Under READ COMMITTED each statement after the lock sees every commit made before
-it, so a read-modify-write inside ``transaction()`` cannot lose another instance's update. A
-lock not granted within ``lock_timeout`` (SQLSTATE 55P03), a serialization failure or a
-deadlock is a ``DatabaseBusyError`` (nothing was applied: the request guard may run the request
-again); a full disk or exhausted resources (class 53) a ``DatabaseStorageError``.
+ROLLBACK. Both are sent with the transaction's first statement, in one query string, so that
+the lock is taken in the same round trip as the first statement runs (while it is held, every
+round trip to this process delays every other writer). Under READ COMMITTED each statement
+after the lock sees every commit made before it, so a read-modify-write inside
+``transaction()`` cannot lose another instance's update; only what a transaction computes before
+its first statement (the clock, say) predates the lock. A lock not granted within
+``lock_timeout`` (SQLSTATE 55P03), a serialization failure or a deadlock is a
+``DatabaseBusyError`` (nothing was applied: the request guard may run the request again); a
+full disk or exhausted resources (class 53) a ``DatabaseStorageError``.
 
 A session is a network connection and each statement a round trip, so the serving process never
 blocks its event loop on one: each request runs in a greenlet and waits for its statements on
@@ -71,12 +75,14 @@ WRITER_LOCK_KEY = 0x6D69787065656B
 # Held (as a session lock) by whoever migrates, so that instances starting together migrate once.
 MIGRATION_LOCK_KEY = WRITER_LOCK_KEY + 1
 
-_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})"
+# Sent with a transaction's first statement, in the same query string (``transaction()``).
+_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}); ".encode()
 
 # SQLite functions the services use whose PostgreSQL equivalent has another name.
 _RENAMED_FUNCTIONS = {"instr": "strpos"}
 _FUNCTION = re.compile(r"\b(" + "|".join(_RENAMED_FUNCTIONS) + r")\s*\(", re.IGNORECASE)
 _PLACEHOLDER = re.compile(r"\?(\d*)")
+_NUMBERED = re.compile(rb"\$(\d+)")
 
 # How many statements one session keeps prepared on the server (the services' SQL is a few
 # dozen; lists of variable length make more, which are then sent whole each time).
@@ -126,6 +132,15 @@ def translate(sql: str) -> bytes:
         assert "?" not in parts[index], f"a '?' inside a string literal: {sql!r}"
     assert not (numbered and count), f"both ? and ?N placeholders in one statement: {sql!r}"
     return "'".join(parts).encode()
+
+
+def bind_literals(text: bytes, literals: Sequence[bytes]) -> bytes:
+    """A translated statement with its ``$N`` replaced by the N-th of ``literals`` (SQL
+    literals, quoted by psycopg), outside string literals only."""
+    parts = text.split(b"'")
+    for index in range(0, len(parts), 2):
+        parts[index] = _NUMBERED.sub(lambda match: literals[int(match[1]) - 1], parts[index])
+    return b"'".join(parts)
 
 
 def to_column(value: Any) -> Any:
@@ -242,6 +257,8 @@ class PostgresDatabase(Database):
         self._uses: dict[tuple[str, tuple[int, ...]], int] = {}
         self._prepared: dict[tuple[str, tuple[int, ...]], bytes] = {}
         self._readable = _LoopReadiness(self.pgconn.socket)
+        # Inside ``transaction()`` until its first statement, which is sent after BEGIN.
+        self._begin_pending = False
 
     @classmethod
     def open(
@@ -283,6 +300,8 @@ class PostgresDatabase(Database):
         text = self._statements.get(sql)
         if text is None:
             text = self._statements[sql] = translate(sql)
+        if self._begin_pending:
+            return self._begin_with(sql, text, params)
         values: Sequence[Any] | None = None
         types: tuple[int, ...] = ()
         formats: Sequence[pq.Format] | None = None
@@ -296,6 +315,33 @@ class PostgresDatabase(Database):
                 self.pgconn.send_query_params(text, values, types, formats)
             else:
                 self.pgconn.send_query_prepared(name, values, formats)
+            return self._result()
+        except psycopg.Error as exc:
+            raise _typed(exc, self) from exc
+
+    def _begin_with(self, sql: str, text: bytes, params: Sequence[Any]) -> pq.abc.PGresult:
+        """A transaction's first statement, sent with BEGIN and the writer lock as one query
+        string: the simple protocol, which takes several statements but no parameters, so the
+        values go as SQL literals (quoted by psycopg's dumpers, as parameters are dumped), and
+        a statement already prepared runs by ``EXECUTE``."""
+        transformer = self._transformer
+        types: tuple[int, ...] = ()
+        if params:
+            # Dumped as parameters are, for their types (which name the prepared statement)
+            # and so that a value that cannot be sent fails before anything is sent.
+            transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
+            types = tuple(transformer.types or ())
+        literals = [transformer.as_literal(value) for value in params]
+        try:
+            name = self._prepared_name(sql, text, types)
+            if name is None:
+                statement = bind_literals(text, literals)
+            elif literals:
+                statement = b"EXECUTE " + name + b"(" + b", ".join(literals) + b")"
+            else:
+                statement = b"EXECUTE " + name
+            self._begin_pending = False
+            self.pgconn.send_query(_BEGIN + statement)
             return self._result()
         except psycopg.Error as exc:
             raise _typed(exc, self) from exc
@@ -426,24 +472,23 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def transaction(self) -> Iterator[Database]:
-        """``BEGIN`` and the writer lock in one round trip (see the module docstring).
+        """``BEGIN`` and the writer lock go with the transaction's first statement, in its
+        round trip (``_begin_with``; see the module docstring): a round trip fewer, and the
+        lock is held over one fewer of the client's. A transaction that ran no statement sends
+        nothing. Whatever fails, the lock not granted included, the transaction is rolled back.
 
-        (Sending them with the transaction's first statement, in libpq's pipeline mode, saves
-        that round trip but was measured slower: more work for the server per statement, and
-        a wake-up for each of the three answers.)"""
-        try:
-            self._raw(_BEGIN)
-        except BaseException:
-            # BEGIN succeeded and the lock did not (lock_timeout): end that transaction, or
-            # every later statement on this session would fail.
-            self._rollback()
-            raise
+        (In libpq's pipeline mode, with the statement as a parameterized one, this was measured
+        slower: more work for the server per statement, and a wake-up for each answer.)"""
+        self._begin_pending = True
         try:
             yield self
-            self._raw("COMMIT")
+            if not self._begin_pending:
+                self._raw("COMMIT")
         except BaseException:
             self._rollback()
             raise
+        finally:
+            self._begin_pending = False
 
     def in_transaction(self) -> bool:
         return self.pgconn.transaction_status != pq.TransactionStatus.IDLE

@@ -105,8 +105,9 @@ def update_sync(
     record may be) rolls back and changes nothing.
     - usually one statement writes, setting ``updated_at`` to now on condition that now is
       later than the stored value;
-    - when it is not (two writes within a microsecond, or the clock stepped back), or when
-      nothing matched, the record is read (404 if there is none) and ``updated_at`` set one
+    - when it is not (two writes within a microsecond, the clock stepped back, or on
+      PostgreSQL a write that read its time later took the lock first), or when nothing
+      matched, the record is read (404 if there is none) and ``updated_at`` set one
       microsecond past it.
     An ``If-Match`` needs the record as it stands: it is read (and rendered) first.
     """
@@ -134,7 +135,11 @@ def update_sync(
         )
         if row is None:
             record = get_sync(db, bucket_id=bucket_id, sync_config_id=sync_config_id)
-            changes["updated_at"] = next_update_time(record["updated_at"])
+            # One tick past the stored time, not a time read now: on PostgreSQL ``now`` was read
+            # before the write lock was taken (with the UPDATE), so a write queued behind ours
+            # read its time before this point too, and a time read now would send it here in
+            # turn, and the next, for as long as writes queue.
+            changes["updated_at"] = next_update_time(record["updated_at"], now=now)
             row = db.update(TABLE, changes, where="sync_config_id = ?", params=[sync_config_id])
             assert row is not None  # read a moment ago, under the write lock
         return render_record(sync_from_record(row))
