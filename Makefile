@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine bench-postgres bench-journal openapi schema migration lock clean
+.PHONY: run test lint fuzz bench bench-startup bench-isolation bench-engine bench-postgres bench-patch-cost bench-journal openapi schema migration lock clean
 
 # Dependencies come from the lock files, pinned with hashes (see "Reproducible installs" in
 # README.md): requirements.lock for the server, requirements-test.lock for it and the test
@@ -61,6 +61,10 @@ bench-engine: $(BIN)/mixpeek-mock
 ## PATCH at 32 connections: SQLite, PostgreSQL with one and two processes (bench/backends.py).
 bench-postgres: $(BIN)/mixpeek-mock
 	$(BIN)/python bench/backends.py
+
+## CPU per PATCH, the server's and PostgreSQL's, and the machine's stolen time (bench/patch_cost.py).
+bench-patch-cost: $(BIN)/mixpeek-mock
+	$(BIN)/python bench/patch_cost.py
 
 ## PATCH with the request journal off and on (bench/journal.py).
 bench-journal: $(BIN)/mixpeek-mock

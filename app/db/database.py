@@ -336,7 +336,11 @@ class Database(ABC):
     @abstractmethod
     def transaction(self) -> AbstractContextManager["Database"]:
         """A write transaction holding the one writer lock: everything inside commits together
-        or not at all; ``DatabaseBusyError`` before anything was done when the lock is held."""
+        or not at all; ``DatabaseBusyError`` before anything was done when the lock is held.
+
+        SQLite takes the lock on entry; PostgreSQL with the transaction's first statement (in
+        its round trip), so there the busy error comes from that statement, and what is
+        computed before it (a time read from the clock) may predate another writer's commit."""
 
     @abstractmethod
     def wait_for_locks(self, seconds: float) -> None:
