@@ -133,7 +133,7 @@ def test_a_transactions_first_statement_takes_its_values_as_literals(pg: Databas
 def test_a_transaction_that_ran_nothing_sends_nothing(pg: Database) -> None:
     assert isinstance(pg, PostgresDatabase)
     with pg.transaction():
-        pass
+        assert pg.in_transaction()  # (so a pool would not lend the session as it is)
     assert not pg.in_transaction()
     assert advisory_locks_held(pg) == 0
 

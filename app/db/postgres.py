@@ -491,9 +491,12 @@ class PostgresDatabase(Database):
             self._begin_pending = False
 
     def in_transaction(self) -> bool:
-        return self.pgconn.transaction_status != pq.TransactionStatus.IDLE
+        """Whether a transaction is open, or begun here and not yet sent (then the next
+        statement would open one)."""
+        return self._begin_pending or self.pgconn.transaction_status != pq.TransactionStatus.IDLE
 
     def _rollback(self) -> None:
+        self._begin_pending = False
         if not self.usable():
             return
         if self.in_transaction():
