@@ -8,7 +8,10 @@ balancer would), after a short warm-up. Requests per second are summed over the 
 is the worst of them. Run it on a quiet machine: the servers, PostgreSQL and wrk share its CPUs.
 
 The machine may be shared and its speed may vary from minute to minute: the cases are run in
-turn, ``--rounds`` times, and each is reported by its median round.
+turn, ``--rounds`` times, and each is reported by its median round. The share of CPU time the
+host gave other tenants meanwhile (``steal`` in /proc/stat) is printed too: PostgreSQL's
+round trips wake two processes each, and on a crowded host every wake-up waits for a CPU, so
+above a few percent the figures understate PostgreSQL against SQLite.
 
 ``--records N`` sends the PATCHes to N syncs in turn instead of one: every PATCH of one record
 rewrites the same row, which on PostgreSQL leaves a dead row version behind each time (MVCC),
@@ -54,6 +57,13 @@ function done(summary, latency, requests)
     latency:percentile(99), e.status, e.connect + e.read + e.write + e.timeout))
 end
 """
+
+
+def machine_ticks() -> tuple[int, int]:
+    """All CPU time and the CPU time stolen by other tenants of the host (a virtual machine's
+    ``steal``), in ticks since boot."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[7]
 
 
 def free_port() -> int:
@@ -241,6 +251,7 @@ def main() -> int:
             script = Path(folder) / f"patch-{backend}-{processes}.lua"
             script.write_text(wrk_script(paths))
             targets[backend, processes] = (urls, paths[0], script)
+        ticks_before = machine_ticks()
         for round_number in range(1, args.rounds + 1):
             for case in cases:
                 urls, path, script = targets[case]
@@ -252,6 +263,7 @@ def main() -> int:
                     f" req/s  p99 {result['p99_ms']:6.1f} ms  failed {result['failed']:.0f}",
                     file=sys.stderr,
                 )
+        ticks_after = machine_ticks()
     rows = [(case, median_run(runs[case])) for case in cases]
     sqlite_rps = rows[0][1]["rps"]
     print(
@@ -264,6 +276,11 @@ def main() -> int:
             f"{backend:12}{processes:>10}{result['rps']:>10.0f}{result['p99_ms']:>9.1f}"
             f"{result['rps'] / sqlite_rps:>10.0%}"
         )
+    stolen = (ticks_after[1] - ticks_before[1]) / max(1, ticks_after[0] - ticks_before[0])
+    print(
+        f"CPU time stolen by other tenants during the rounds: {stolen:.0%}"
+        + (" (a crowded host: these figures understate PostgreSQL)" if stolen > 0.03 else "")
+    )
     pg_one = rows[1][1]["rps"] / sqlite_rps
     print(
         "target: PostgreSQL with one process >= 50% of SQLite:",

@@ -45,12 +45,6 @@ def postgres_cpu_seconds() -> float:
     return total
 
 
-def machine_ticks() -> tuple[int, int]:
-    """All CPU time and stolen CPU time, in ticks, since boot."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields), fields[7]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("postgresql", "sqlite"), default="postgresql")
@@ -99,10 +93,10 @@ def main() -> int:
             script.write_text(backends.wrk_script(paths))
             backends.drive([base], paths[0], args.connections, 2, script)
             server_before, postgres_before = cpu_seconds(server.pid), postgres_cpu_seconds()
-            ticks_before, stolen_before = machine_ticks()
+            ticks_before, stolen_before = backends.machine_ticks()
             result = backends.drive([base], paths[0], args.connections, args.duration, script)
             server_after, postgres_after = cpu_seconds(server.pid), postgres_cpu_seconds()
-            ticks_after, stolen_after = machine_ticks()
+            ticks_after, stolen_after = backends.machine_ticks()
         finally:
             server.terminate()
             server.wait(timeout=15)
