@@ -61,9 +61,10 @@ end
 
 def machine_ticks() -> tuple[int, int]:
     """All CPU time and the CPU time stolen by other tenants of the host (a virtual machine's
-    ``steal``), in ticks since boot."""
+    ``steal``), in ticks since boot. (The fields after ``steal``, guest time, are counted in
+    ``user`` already.)"""
     fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return sum(fields), fields[7]
+    return sum(fields[:8]), fields[7]
 
 
 def free_port() -> int:
