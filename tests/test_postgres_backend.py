@@ -5,6 +5,7 @@ across connections, and the typed errors the request guard acts on."""
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from app.db.database import Database, DatabaseBusyError, IntegrityError
@@ -28,6 +29,10 @@ def test_placeholders_and_functions_are_translated_once() -> None:
 def test_literals_replace_placeholders_outside_string_literals_only() -> None:
     text = translate("SELECT ?2, '$1 and $2', ?1, ?2")
     assert bind_literals(text, [b"'one'", b"2"]) == b"SELECT 2, '$1 and $2', 'one', 2"
+    with pytest.raises(psycopg.ProgrammingError):
+        bind_literals(text, [b"'one'"])  # too few values
+    with pytest.raises(psycopg.ProgrammingError):
+        bind_literals(text, [b"'one'", b"2", b"3"])  # too many, as a parameterized one refuses
 
 
 @pytest.mark.parametrize(
@@ -119,11 +124,17 @@ def test_a_transactions_first_statement_takes_its_values_as_literals(pg: Databas
         datetime.now(UTC),
         b"\x00\xff",
         None,
+        -2,
+        1.5,
     ]
-    sql = "SELECT ? AS text, ? AS number, ?::json AS doc, ? AS moment, ? AS raw, ? AS nothing"
+    sql = (
+        "SELECT ? AS text, ? AS number, ?::json AS doc, ? AS moment, ? AS raw, ? AS nothing,"
+        " ?::text AS negative, ? / 2 AS ratio"
+    )
     expected = pg.one(sql, [pg.stored(value) for value in values])
     assert expected is not None
     assert expected["text"] == values[0]
+    assert (expected["negative"], expected["ratio"]) == ("-2", 0.75)  # a float stays a float
     for _ in range(3):
         with pg.transaction():
             assert pg.one(sql, [pg.stored(value) for value in values]) == expected
@@ -146,3 +157,12 @@ def test_a_failed_first_statement_rolls_back_and_leaves_the_session_usable(pg: D
     assert isinstance(pg, PostgresDatabase)
     assert not pg.in_transaction()
     assert pg.scalar("SELECT count(*) FROM organizations WHERE name = ?", ("taken",)) == 1
+
+
+def test_transactions_do_not_nest(pg: Database) -> None:
+    """As on SQLite: an inner COMMIT would end the outer transaction, and its writes with it."""
+    with pg.transaction():
+        with pytest.raises(RuntimeError), pg.transaction():
+            pass  # pragma: no cover
+        pg.execute("UPDATE organizations SET name = name")
+        assert advisory_locks_held(pg) == 1

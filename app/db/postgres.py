@@ -50,6 +50,7 @@ from typing import Any, Self
 import psycopg
 from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
+from psycopg.postgres import types as postgres_types
 from psycopg.types.json import Json
 from psycopg.types.string import StrDumperUnknown
 
@@ -136,11 +137,35 @@ def translate(sql: str) -> bytes:
 
 def bind_literals(text: bytes, literals: Sequence[bytes]) -> bytes:
     """A translated statement with its ``$N`` replaced by the N-th of ``literals`` (SQL
-    literals, quoted by psycopg), outside string literals only."""
+    literals, quoted by psycopg), outside string literals only. The statement must take
+    exactly as many values as there are literals, as a parameterized one must."""
     parts = text.split(b"'")
+    used: set[int] = set()
+
+    def literal(match: re.Match[bytes]) -> bytes:
+        number = int(match[1])
+        if not 1 <= number <= len(literals):
+            raise psycopg.ProgrammingError(f"no value for ${number}: {len(literals)} given")
+        used.add(number)
+        return literals[number - 1]
+
     for index in range(0, len(parts), 2):
-        parts[index] = _NUMBERED.sub(lambda match: literals[int(match[1]) - 1], parts[index])
+        parts[index] = _NUMBERED.sub(literal, parts[index])
+    if len(used) != len(literals):
+        raise psycopg.ProgrammingError(
+            f"the statement takes {len(used)} values, not {len(literals)}"
+        )
     return b"'".join(parts)
+
+
+def typed_literal(literal: bytes, oid: int) -> bytes:
+    """A literal in parentheses (so that ``-2`` stays a number before ``::`` or an operator),
+    cast to the type its value has as a parameter (so that ``1.5`` is ``float8``, not
+    ``numeric``); text goes uncast, as its parameters go untyped."""
+    info = postgres_types.get(oid) if oid else None
+    if info is None:
+        return b"(" + literal + b")"
+    return b"(" + literal + b")::" + info.name.encode()
 
 
 def to_column(value: Any) -> Any:
@@ -327,11 +352,15 @@ class PostgresDatabase(Database):
         transformer = self._transformer
         types: tuple[int, ...] = ()
         if params:
-            # Dumped as parameters are, for their types (which name the prepared statement)
-            # and so that a value that cannot be sent fails before anything is sent.
+            # Dumped as parameters are, for their types (which name the prepared statement and
+            # type the literals) and so that a value that cannot be sent fails before anything
+            # is sent.
             transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
             types = tuple(transformer.types or ())
-        literals = [transformer.as_literal(value) for value in params]
+        literals = [
+            typed_literal(transformer.as_literal(value), oid)
+            for value, oid in zip(params, types, strict=True)
+        ]
         try:
             name = self._prepared_name(sql, text, types)
             if name is None:
@@ -479,6 +508,9 @@ class PostgresDatabase(Database):
 
         (In libpq's pipeline mode, with the statement as a parameterized one, this was measured
         slower: more work for the server per statement, and a wake-up for each answer.)"""
+        if self.in_transaction():
+            # (SQLite refuses it too: an inner COMMIT would end the outer transaction.)
+            raise RuntimeError("transactions do not nest")
         self._begin_pending = True
         try:
             yield self
