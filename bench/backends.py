@@ -85,14 +85,32 @@ def call(method: str, url: str, body: dict[str, object] | None = None) -> dict[s
         return answer
 
 
-@contextlib.contextmanager
-def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
-    env = {
+def server_environment() -> dict[str, str]:
+    """What a benchmarked server runs with: the bench's key, no scheduler, loopback storage."""
+    return {
         **os.environ,
         "MIXPEEK_MOCK_API_KEY": API_KEY,
         "MIXPEEK_MOCK_SCHEDULER": "off",
         "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback",
     }
+
+
+def wait_until_healthy(base: str, *, seconds: float = 30) -> None:
+    """Wait for the server at ``base`` to answer its health check (OSError after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(base + "/v1/health", timeout=1).close()  # noqa: S310
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
+    env = server_environment()
     processes, bases = [], []
     for index in range(count):
         port = free_port()
@@ -108,15 +126,7 @@ def servers(url: str, count: int, folder: Path) -> Iterator[list[str]]:
         bases.append(f"http://127.0.0.1:{port}")
     try:
         for base in bases:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/v1/health", timeout=1).close()  # noqa: S310
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+            wait_until_healthy(base)
         yield bases
     finally:
         for process in processes:

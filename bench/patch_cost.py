@@ -21,8 +21,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import backends
@@ -62,32 +60,18 @@ def main() -> int:
         else:
             url = stack.enter_context(backends.postgres_database(args.postgres_url))
         port = backends.free_port()
-        env = {
-            **os.environ,
-            "MIXPEEK_MOCK_API_KEY": backends.API_KEY,
-            "MIXPEEK_MOCK_SCHEDULER": "off",
-            "MIXPEEK_MOCK_STORAGE_ENDPOINTS": "loopback",
-        }
         command = [sys.executable, "-m", "app", "serve", "--port", str(port)]
         with (Path(folder) / "server.log").open("wb") as log:
             server = subprocess.Popen(
                 [*command, "--database-url", url],
                 cwd=args.tree,
-                env=env,
+                env=backends.server_environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
         try:
             base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(base + "/v1/health", timeout=1).close()  # noqa: S310
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
+            backends.wait_until_healthy(base)
             paths = backends.seed(base, 1)
             script = Path(folder) / "patch.lua"
             script.write_text(backends.wrk_script(paths))

@@ -325,8 +325,6 @@ class PostgresDatabase(Database):
         text = self._statements.get(sql)
         if text is None:
             text = self._statements[sql] = translate(sql)
-        if self._begin_pending:
-            return self._begin_with(sql, text, params)
         values: Sequence[Any] | None = None
         types: tuple[int, ...] = ()
         formats: Sequence[pq.Format] | None = None
@@ -336,7 +334,11 @@ class PostgresDatabase(Database):
             types, formats = tuple(transformer.types or ()), transformer.formats
         try:
             name = self._prepared_name(sql, text, types)
-            if name is None:
+            if self._begin_pending:
+                statement = _BEGIN + self._with_literals(text, name, params, types)
+                self._begin_pending = False
+                self.pgconn.send_query(statement)
+            elif name is None:
                 self.pgconn.send_query_params(text, values, types, formats)
             else:
                 self.pgconn.send_query_prepared(name, values, formats)
@@ -344,36 +346,22 @@ class PostgresDatabase(Database):
         except psycopg.Error as exc:
             raise _typed(exc, self) from exc
 
-    def _begin_with(self, sql: str, text: bytes, params: Sequence[Any]) -> pq.abc.PGresult:
-        """A transaction's first statement, sent with BEGIN and the writer lock as one query
-        string: the simple protocol, which takes several statements but no parameters, so the
-        values go as SQL literals (quoted by psycopg's dumpers, as parameters are dumped), and
-        a statement already prepared runs by ``EXECUTE``."""
-        transformer = self._transformer
-        types: tuple[int, ...] = ()
-        if params:
-            # Dumped as parameters are, for their types (which name the prepared statement and
-            # type the literals) and so that a value that cannot be sent fails before anything
-            # is sent.
-            transformer.dump_sequence(params, [PyFormat.AUTO] * len(params))
-            types = tuple(transformer.types or ())
+    def _with_literals(
+        self, text: bytes, name: bytes | None, params: Sequence[Any], types: tuple[int, ...]
+    ) -> bytes:
+        """A transaction's first statement as it goes after BEGIN and the writer lock, in one
+        query string: the simple protocol, which takes several statements but no parameters,
+        so the values go as SQL literals (quoted by psycopg's dumpers and typed as their
+        parameters would be), and a statement already prepared runs by ``EXECUTE``."""
         literals = [
-            typed_literal(transformer.as_literal(value), oid)
+            typed_literal(self._transformer.as_literal(value), oid)
             for value, oid in zip(params, types, strict=True)
         ]
-        try:
-            name = self._prepared_name(sql, text, types)
-            if name is None:
-                statement = bind_literals(text, literals)
-            elif literals:
-                statement = b"EXECUTE " + name + b"(" + b", ".join(literals) + b")"
-            else:
-                statement = b"EXECUTE " + name
-            self._begin_pending = False
-            self.pgconn.send_query(_BEGIN + statement)
-            return self._result()
-        except psycopg.Error as exc:
-            raise _typed(exc, self) from exc
+        if name is None:
+            return bind_literals(text, literals)
+        if literals:
+            return b"EXECUTE " + name + b"(" + b", ".join(literals) + b")"
+        return b"EXECUTE " + name
 
     def _prepared_name(self, sql: str, text: bytes, types: tuple[int, ...]) -> bytes | None:
         """The statement's name on the server, preparing it on its second use; None to send
@@ -502,7 +490,7 @@ class PostgresDatabase(Database):
     @contextmanager
     def transaction(self) -> Iterator[Database]:
         """``BEGIN`` and the writer lock go with the transaction's first statement, in its
-        round trip (``_begin_with``; see the module docstring): a round trip fewer, and the
+        round trip (``_with_literals``; see the module docstring): a round trip fewer, and the
         lock is held over one fewer of the client's. A transaction that ran no statement sends
         nothing. Whatever fails, the lock not granted included, the transaction is rolled back.
 
